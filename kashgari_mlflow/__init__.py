@@ -1,0 +1,53 @@
+"""kashgari-mlflow: the full MLflow lifecycle for Kashgari NER models.
+
+Importing this package is cheap: TensorFlow, Kashgari and MLflow are imported
+only when a callback or a flavor function is first used.
+
+Example:
+    >>> from kashgari_mlflow import MlflowCallback  # doctest: +SKIP
+    >>> model.fit(x, y, x_val, y_val, callbacks=[MlflowCallback()])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from kashgari_mlflow._version import __version__
+
+if TYPE_CHECKING:
+    from kashgari_mlflow._conll import read_conll
+    from kashgari_mlflow.callbacks import MlflowCallback
+    from kashgari_mlflow.flavor import FLAVOR_NAME, load_model, log_model, save_model
+
+__all__ = [
+    "FLAVOR_NAME",
+    "MlflowCallback",
+    "__version__",
+    "load_model",
+    "log_model",
+    "read_conll",
+    "save_model",
+]
+
+_LAZY = {
+    "FLAVOR_NAME": "kashgari_mlflow.flavor",
+    "MlflowCallback": "kashgari_mlflow.callbacks",
+    "load_model": "kashgari_mlflow.flavor",
+    "log_model": "kashgari_mlflow.flavor",
+    "read_conll": "kashgari_mlflow._conll",
+    "save_model": "kashgari_mlflow.flavor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kashgari_mlflow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,60 @@
+"""Entity-level evaluation of a Kashgari labeling model during training."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from kashgari_mlflow._entities import Scheme
+from kashgari_mlflow._metrics import EntityReport, entity_report
+from kashgari_mlflow._tagger import Tagger
+
+_UNSAFE_KEY_CHARS = re.compile(r"[^\w\-. /]")
+
+
+def metric_safe(name: str) -> str:
+    """Make an entity type usable inside an MLflow metric key (``creative work`` stays)."""
+    return _UNSAFE_KEY_CHARS.sub("_", name) or "_"
+
+
+def evaluate_entities(
+    kash_model: Any,
+    x: Sequence[Sequence[str]],
+    y: Sequence[Sequence[str]],
+    *,
+    scheme: Scheme,
+    batch_size: int,
+) -> EntityReport:
+    """One forward pass over ``x`` and an entity-level report against ``y``.
+
+    Raises:
+        ValueError: If ``x`` and ``y`` differ in length, sentence for sentence.
+    """
+    if len(x) != len(y):
+        raise ValueError(
+            f"Evaluation data has {len(x)} sentences but {len(y)} tag sequences; pass one tag "
+            "list per sentence."
+        )
+    predicted = Tagger.from_kashgari(kash_model).predict_tags(x, batch_size=batch_size)
+    return entity_report(y, predicted, scheme=scheme)
+
+
+def report_metrics(report: EntityReport, prefix: str = "val_entity") -> dict[str, float]:
+    """Flatten a report into MLflow metric names.
+
+    ``val_entity_f1`` (micro; also ``_precision``, ``_recall``),
+    ``val_entity_macro_f1``, ``val_entity_weighted_f1`` (and their precision and
+    recall), and per type ``val_entity_f1/<type>`` with ``_precision``/``_recall``.
+    """
+    metrics: dict[str, float] = {}
+    for average, score in (("", report.micro), ("_macro", report.macro), ("_weighted", report.weighted)):
+        metrics[f"{prefix}{average}_precision"] = score.precision
+        metrics[f"{prefix}{average}_recall"] = score.recall
+        metrics[f"{prefix}{average}_f1"] = score.f1
+    for entity_type, score in report.per_type.items():
+        key = metric_safe(entity_type)
+        metrics[f"{prefix}_precision/{key}"] = score.precision
+        metrics[f"{prefix}_recall/{key}"] = score.recall
+        metrics[f"{prefix}_f1/{key}"] = score.f1
+    return metrics

@@ -1,0 +1,130 @@
+"""Send params, metrics and tags to one MLflow run, and never lose them.
+
+Training must not die because the tracking server blinked. Every metric is
+queued first; :meth:`RunLogger.flush` sends the queue in batches and keeps
+whatever failed for the next flush, so a server that comes back receives
+everything, in order, exactly once. With ``strict=True`` the first failure
+raises instead.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from kashgari_mlflow._params import make_safe, mlflow_limits
+
+
+class TrackingWarning(UserWarning):
+    """Tracking failed; training goes on and the data is kept for a retry."""
+
+
+class RunLogger:
+    """Batch and retry writes to one MLflow run.
+
+    Args:
+        client: An :class:`mlflow.MlflowClient`.
+        run_id: The run to write to.
+        strict: Raise tracking errors instead of warning and retrying later.
+    """
+
+    def __init__(self, client: Any, run_id: str, *, strict: bool = False) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.strict = strict
+        self._pending_metrics: list[Any] = []
+        self._pending_params: dict[str, str] = {}
+        self._pending_tags: dict[str, str] = {}
+        self._warned = False
+        self.failures = 0
+
+    @property
+    def pending(self) -> int:
+        """How many metrics, params and tags wait to be sent."""
+        return len(self._pending_metrics) + len(self._pending_params) + len(self._pending_tags)
+
+    def queue_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        """Queue metric values for ``step`` (non-finite values are kept; MLflow accepts them)."""
+        from mlflow.entities import Metric
+
+        timestamp = int(time.time() * 1000)
+        self._pending_metrics.extend(
+            Metric(key=key, value=float(value), timestamp=timestamp, step=int(step))
+            for key, value in metrics.items()
+        )
+
+    def queue_params(self, params: Mapping[str, Any]) -> None:
+        """Queue params, skipping any already on the run (continued training).
+
+        A param the run already has with another value is not sent (MLflow would
+        reject the whole batch); a warning names it.
+        """
+        safe = make_safe(params)
+        existing = self._existing_params()
+        changed = sorted(key for key, value in safe.items() if key in existing and existing[key] != value)
+        if changed:
+            warnings.warn(
+                f"Params {changed} already have other values in run {self.run_id} (training "
+                "continued with new settings?); MLflow cannot change a param, so the first "
+                "values are kept. Start a new run to record the new ones.",
+                TrackingWarning,
+                stacklevel=3,
+            )
+        self._pending_params.update(
+            {key: value for key, value in safe.items() if key not in existing}
+        )
+
+    def queue_tags(self, tags: Mapping[str, Any]) -> None:
+        """Queue run tags (a tag may change; the last value wins)."""
+        self._pending_tags.update({key: str(value) for key, value in tags.items()})
+
+    def _existing_params(self) -> dict[str, str]:
+        try:
+            return dict(self.client.get_run(self.run_id).data.params)
+        except Exception as err:  # noqa: BLE001 - any tracking failure is handled the same way
+            self._handle_failure(err)
+            return {}
+
+    def flush(self) -> bool:
+        """Send everything queued; return whether the queue is now empty."""
+        from mlflow.entities import Param, RunTag
+
+        _, _, per_batch = mlflow_limits()
+        try:
+            while self._pending_params:
+                keys = list(self._pending_params)[:per_batch]
+                batch = [Param(key, self._pending_params[key]) for key in keys]
+                self.client.log_batch(self.run_id, params=batch, synchronous=True)
+                for key in keys:
+                    del self._pending_params[key]
+            while self._pending_tags:
+                keys = list(self._pending_tags)[:per_batch]
+                batch_tags = [RunTag(key, self._pending_tags[key]) for key in keys]
+                self.client.log_batch(self.run_id, tags=batch_tags, synchronous=True)
+                for key in keys:
+                    del self._pending_tags[key]
+            metrics_per_batch = 1000  # mlflow.utils.validation.MAX_METRICS_PER_BATCH
+            while self._pending_metrics:
+                batch_metrics = self._pending_metrics[:metrics_per_batch]
+                self.client.log_batch(self.run_id, metrics=batch_metrics, synchronous=True)
+                del self._pending_metrics[: len(batch_metrics)]
+        except Exception as err:  # noqa: BLE001 - any tracking failure is handled the same way
+            self._handle_failure(err)
+            return False
+        return True
+
+    def _handle_failure(self, err: Exception) -> None:
+        self.failures += 1
+        if self.strict:
+            raise err
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"Could not write to MLflow run {self.run_id} ({type(err).__name__}: {err}). "
+                "Training continues; metrics are kept and sent when the server answers again "
+                "(at the latest when training ends). Pass strict=True to stop on such errors.",
+                TrackingWarning,
+                stacklevel=4,
+            )

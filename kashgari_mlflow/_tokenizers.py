@@ -1,0 +1,122 @@
+"""Tokenizers saved with a model, so raw strings are split as they were in training.
+
+A tokenizer is recorded in the MLmodel file by name: ``"whitespace"``
+(default), ``"char"`` (one token per non-space character, for Chinese and
+similar scripts), or ``"module:function"`` for a callable of the user's,
+shipped with the model through ``code_paths``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+WHITESPACE = "whitespace"
+CHARACTER = "char"
+_NON_SPACE = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token and where it sits in the original string (``text[start:end]``)."""
+
+    text: str
+    start: int
+    end: int
+
+
+TokenizeFn = Callable[[str], list[Token]]
+
+
+def whitespace_tokenize(text: str) -> list[Token]:
+    """Split on any run of whitespace (spaces, tabs, newlines, NBSP...)."""
+    return [Token(m.group(), m.start(), m.end()) for m in _NON_SPACE.finditer(text)]
+
+
+def char_tokenize(text: str) -> list[Token]:
+    """One token per character, whitespace dropped: ``"张三 在"`` gives 张, 三, 在."""
+    return [Token(ch, i, i + 1) for i, ch in enumerate(text) if not ch.isspace()]
+
+
+def align_tokens(text: str, tokens: Sequence[str]) -> list[Token]:
+    """Locate each token in ``text`` in order, for tokenizers that return plain strings.
+
+    Raises:
+        ValueError: If a token does not occur in the text after the previous one.
+    """
+    aligned: list[Token] = []
+    cursor = 0
+    for token in tokens:
+        start = text.find(token, cursor)
+        if start < 0:
+            raise ValueError(
+                f"The tokenizer returned {token!r}, which is not in the input text after "
+                f"offset {cursor}; a custom tokenizer must return substrings of its input, in order."
+            )
+        aligned.append(Token(token, start, start + len(token)))
+        cursor = start + len(token)
+    return aligned
+
+
+def tokenizer_name(tokenizer: str | Callable[[str], Sequence[str]]) -> str:
+    """The name under which ``tokenizer`` is recorded in the MLmodel file.
+
+    Raises:
+        ValueError: If ``tokenizer`` is an unknown name or a callable that cannot
+            be imported by name (a lambda or a nested function).
+    """
+    if isinstance(tokenizer, str):
+        if tokenizer in (WHITESPACE, CHARACTER) or _is_import_path(tokenizer):
+            return tokenizer
+        raise ValueError(
+            f"Unknown tokenizer {tokenizer!r}: use 'whitespace', 'char', a 'module:function' "
+            "path, or a function defined at the top level of a module."
+        )
+    module = getattr(tokenizer, "__module__", None)
+    qualname = getattr(tokenizer, "__qualname__", "")
+    if not callable(tokenizer) or not module or "<" in qualname or module == "__main__":
+        raise ValueError(
+            f"Tokenizer {tokenizer!r} cannot be saved by name: define it at the top level of a "
+            "module file and pass that file in code_paths (functions from __main__, lambdas "
+            "and nested functions cannot be re-imported when the model is loaded)."
+        )
+    return f"{module}:{qualname}"
+
+
+def resolve_tokenizer(name: str) -> TokenizeFn:
+    """Turn a recorded tokenizer name back into a function returning :class:`Token` lists.
+
+    Raises:
+        ValueError: If the name is unknown or the function cannot be imported.
+    """
+    if name == WHITESPACE:
+        return whitespace_tokenize
+    if name == CHARACTER:
+        return char_tokenize
+    if not _is_import_path(name):
+        raise ValueError(f"Unknown tokenizer {name!r} in the MLmodel file.")
+    module_name, _, attribute = name.partition(":")
+    try:
+        target: object = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(
+            f"The model's tokenizer {name!r} cannot be imported ({err}); log the model with "
+            "the tokenizer's file in code_paths."
+        ) from err
+    user_function = target
+    if not callable(user_function):
+        raise ValueError(f"The model's tokenizer {name!r} is not callable.")
+
+    def tokenize(text: str) -> list[Token]:
+        return align_tokens(text, [str(token) for token in user_function(text)])
+
+    return tokenize
+
+
+def _is_import_path(name: str) -> bool:
+    module, sep, attribute = name.partition(":")
+    return bool(sep and module and attribute)

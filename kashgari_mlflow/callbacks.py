@@ -1,0 +1,425 @@
+"""``MlflowCallback``: one Keras callback that tracks a Kashgari training run in MLflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import tensorflow as tf
+
+from kashgari_mlflow._discovery import FitContext, find_fit_context
+from kashgari_mlflow._entities import SCHEMES, Scheme
+from kashgari_mlflow._evaluation import evaluate_entities, report_metrics
+from kashgari_mlflow._metrics import EntityReport
+from kashgari_mlflow._params import model_params, version_tags
+from kashgari_mlflow._run_logger import RunLogger, TrackingWarning
+
+LogModel = Literal["best", "last"] | bool
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
+    """Track a Kashgari ``fit`` in MLflow: params, per-epoch metrics, entity F1, the model.
+
+    Pass it to any Kashgari task model's ``fit``; with no arguments it finds
+    the Kashgari model, reuses the active MLflow run (or starts one and ends
+    it), and logs:
+
+    * params: model class, flattened ``hyper_parameters``, embedding class and
+      settings, sequence length, vocabulary and label counts, optimizer and
+      learning rate, epochs, batch size, train/validation sizes;
+    * tags: Kashgari, TensorFlow and MLflow versions;
+    * every Keras epoch metric (``loss``, ``accuracy``, ``val_*``) at ``step=epoch``;
+    * entity-level precision/recall/F1 on the validation data passed to ``fit``
+      (``val_entity_f1``, macro, weighted, per type), at ``step=epoch``;
+    * at the end, the trained model as an MLflow model named ``model``, with a
+      classification report and the label list as artifacts.
+
+    Args:
+        kash_model: The Kashgari model being trained. Found automatically when omitted.
+        experiment_name: Experiment for a run this callback starts (default: the
+            active experiment, or ``MLFLOW_EXPERIMENT_NAME``).
+        run_name: Name of a run this callback starts.
+        run_id: Resume this existing run instead of starting a new one
+            (``MLFLOW_RUN_ID`` works too).
+        tags: Tags for the run (merged with the JSON object in ``MLFLOW_TAGS``).
+        nested: Start a child run of the active run (``MLFLOW_NESTED_RUN=true`` too).
+        log_model: ``"last"`` logs the final weights, ``"best"`` the weights of the
+            epoch with the best ``monitor`` value, ``False`` logs no model.
+        monitor: Metric that picks the best epoch; default ``val_entity_f1`` when
+            entity evaluation runs, else ``val_loss``.
+        model_name: Name of the logged model inside the run.
+        registered_model_name: Also register the logged model under this name.
+        eval_every_n_epochs: Entity evaluation frequency; 0 turns it off.
+        eval_data: ``(x, y)`` to evaluate on instead of the validation data given to ``fit``.
+        scheme: How tags form entities: ``"default"``, ``"IOB2"`` or ``"IOBES"``.
+        eval_batch_size: Sentences per forward pass during entity evaluation.
+        tokenizer: Tokenizer saved with the model: ``"whitespace"``, ``"char"``, or
+            a function (see :func:`kashgari_mlflow.save_model`).
+        strict: Raise tracking errors instead of warning and retrying later.
+
+    Example:
+        >>> from kashgari.tasks.labeling import BiLSTM_CRF_Model  # doctest: +SKIP
+        >>> from kashgari_mlflow import MlflowCallback  # doctest: +SKIP
+        >>> model = BiLSTM_CRF_Model()  # doctest: +SKIP
+        >>> model.fit(x, y, x_val, y_val, callbacks=[MlflowCallback()])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        kash_model: Any = None,
+        *,
+        experiment_name: str | None = None,
+        run_name: str | None = None,
+        run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        nested: bool | None = None,
+        log_model: LogModel = "last",
+        monitor: str | None = None,
+        model_name: str = "model",
+        registered_model_name: str | None = None,
+        eval_every_n_epochs: int = 1,
+        eval_data: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]] | None = None,
+        scheme: Scheme = "default",
+        eval_batch_size: int = 64,
+        tokenizer: str | Callable[[str], Sequence[str]] = "whitespace",
+        strict: bool = False,
+    ) -> None:
+        super().__init__()
+        if log_model not in ("best", "last", True, False):
+            raise ValueError(f"log_model must be 'best', 'last' or False, got {log_model!r}.")
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}.")
+        if not isinstance(eval_every_n_epochs, int) or eval_every_n_epochs < 0:
+            raise ValueError(
+                f"eval_every_n_epochs must be a whole number >= 0, got {eval_every_n_epochs!r}."
+            )
+        if eval_data is not None and (not isinstance(eval_data, tuple | list) or len(eval_data) != 2):
+            raise ValueError("eval_data must be a pair (x, y) of token lists and tag lists.")
+        if not isinstance(eval_batch_size, int) or eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size must be a positive integer, got {eval_batch_size!r}.")
+        self.kash_model = kash_model
+        self.experiment_name = experiment_name
+        self.run_name = run_name
+        self.run_id = run_id
+        self.tags = dict(tags or {})
+        self.nested = nested
+        self.log_model = "last" if log_model is True else log_model
+        self.monitor = monitor
+        self.model_name = model_name
+        self.registered_model_name = registered_model_name
+        self.eval_every_n_epochs = eval_every_n_epochs
+        self.eval_data = eval_data
+        self.scheme: Scheme = scheme
+        self.eval_batch_size = eval_batch_size
+        self.tokenizer = tokenizer
+        self.strict = strict
+        self._reset()
+
+    def _reset(self) -> None:
+        self.context: FitContext | None = None
+        self.active_run_id: str | None = None
+        self._owns_run = False
+        self._logger: RunLogger | None = None
+        self._step_offset = 0
+        self._last_report: EntityReport | None = None
+        self._last_report_epoch: int | None = None
+        self._best_value: float | None = None
+        self._best_epoch: int | None = None
+        self._best_weights: list[Any] | None = None
+        self._best_report: EntityReport | None = None
+        self._last_epoch: int | None = None
+        self.model_info: Any = None
+
+    # ----------------------------------------------------------------- lifecycle
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        """Find the Kashgari model, open the run, log params and tags."""
+        import mlflow
+
+        self._reset()
+        self.context = find_fit_context(self.model, explicit=self.kash_model)
+        if self.context is None:
+            raise ValueError(
+                "MlflowCallback could not find the Kashgari model that owns this Keras model; "
+                "pass it explicitly: MlflowCallback(kash_model=model)."
+            )
+        run = self._open_run()
+        self.active_run_id = run.info.run_id
+        self._logger = RunLogger(mlflow.MlflowClient(), self.active_run_id, strict=self.strict)
+        self._logger.queue_params(self._params())
+        self._logger.queue_tags({**version_tags(), "kashgari_mlflow.task": "labeling"})
+        self._logger.flush()
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """Log the epoch's Keras metrics and, when due, entity-level scores."""
+        logs = dict(logs or {})
+        assert self._logger is not None
+        if epoch == 0 and self._step_offset == 0:
+            self._step_offset = self._next_free_step()
+        step = epoch + self._step_offset
+        metrics = {key: float(value) for key, value in logs.items() if _is_number(value)}
+        metrics.update(self._learning_rate())
+        if self._entity_eval_due(epoch):
+            report = self._evaluate()
+            if report is not None:
+                self._last_report, self._last_report_epoch = report, step
+                metrics.update(report_metrics(report))
+        self._track_best(epoch, step, metrics)
+        self._last_epoch = step
+        self._logger.queue_metrics(metrics, step)
+        self._logger.flush()
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        """Log the model and reports, send anything still queued, close our run."""
+        assert self._logger is not None and self.context is not None
+        try:
+            self._log_best_epoch()
+            self._log_reports()
+            if self.log_model:
+                self._log_trained_model()
+        finally:
+            self._finish_run("FINISHED")
+
+    # ------------------------------------------------------------------- helpers
+    def _open_run(self) -> Any:
+        import mlflow
+
+        env_tags = _env_tags()
+        tags = {**env_tags, **self.tags}
+        nested = self.nested if self.nested is not None else _env_flag("MLFLOW_NESTED_RUN")
+        active = mlflow.active_run()
+        run_id = self.run_id
+        if active is not None and not nested and run_id in (None, active.info.run_id):
+            if tags:
+                mlflow.MlflowClient().log_batch(
+                    active.info.run_id,
+                    tags=[mlflow.entities.RunTag(k, str(v)) for k, v in tags.items()],
+                )
+            return active
+        experiment_id = None
+        if self.experiment_name and run_id is None:
+            experiment = mlflow.get_experiment_by_name(self.experiment_name)
+            experiment_id = (
+                experiment.experiment_id
+                if experiment is not None
+                else mlflow.create_experiment(self.experiment_name)
+            )
+        run = mlflow.start_run(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            run_name=self.run_name if run_id is None else None,
+            nested=nested or active is not None,
+            tags=tags or None,
+        )
+        self._owns_run = True
+        return run
+
+    def _params(self) -> dict[str, Any]:
+        assert self.context is not None
+        params = model_params(self.context.kash_model)
+        params["epochs"] = self.params.get("epochs")
+        params["steps_per_epoch"] = self.params.get("steps")
+        params["batch_size"] = self.context.batch_size
+        if self.context.train_x is not None:
+            params["train_sentences"] = len(self.context.train_x)
+        if self.context.valid_x is not None:
+            params["validation_sentences"] = len(self.context.valid_x)
+        params["entity_eval.scheme"] = self.scheme
+        params["entity_eval.every_n_epochs"] = self.eval_every_n_epochs
+        params["log_model"] = self.log_model
+        return {key: value for key, value in params.items() if value is not None}
+
+    def _next_free_step(self) -> int:
+        """Continue the step count when a run already has epochs from an earlier ``fit``."""
+        assert self._logger is not None
+        try:
+            history = self._logger.client.get_metric_history(self.active_run_id, "loss")
+        except Exception:  # noqa: BLE001 - a failed look-up means a fresh count
+            return 0
+        return max((metric.step for metric in history), default=-1) + 1
+
+    def _learning_rate(self) -> dict[str, float]:
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None:
+            return {}
+        try:
+            learning_rate = optimizer.learning_rate
+            if callable(learning_rate) and not isinstance(learning_rate, tf.Variable):
+                learning_rate = learning_rate(optimizer.iterations)
+            return {"learning_rate": float(tf.keras.backend.get_value(learning_rate))}
+        except (AttributeError, TypeError, ValueError):
+            return {}
+
+    def _evaluation_data(self) -> tuple[Any, Any] | None:
+        if self.eval_data is not None:
+            return self.eval_data[0], self.eval_data[1]
+        assert self.context is not None
+        if self.context.valid_x is None or self.context.valid_y is None:
+            return None
+        return self.context.valid_x, self.context.valid_y
+
+    def _entity_eval_due(self, epoch: int) -> bool:
+        if self.eval_every_n_epochs == 0 or self._evaluation_data() is None:
+            return False
+        last = (self.params.get("epochs") or 0) - 1
+        return (epoch + 1) % self.eval_every_n_epochs == 0 or epoch == last
+
+    def _evaluate(self) -> EntityReport | None:
+        data = self._evaluation_data()
+        assert data is not None and self.context is not None
+        return evaluate_entities(
+            self.context.kash_model,
+            data[0],
+            data[1],
+            scheme=self.scheme,
+            batch_size=self.eval_batch_size,
+        )
+
+    def _monitor(self) -> tuple[str, bool]:
+        """Metric that picks the best epoch, and whether higher is better."""
+        if self.monitor:
+            name = self.monitor
+        elif self.eval_every_n_epochs and self._evaluation_data() is not None:
+            name = "val_entity_f1"
+        elif self._evaluation_data() is not None:
+            name = "val_loss"
+        else:
+            name = "loss"
+        higher_is_better = any(word in name for word in ("f1", "acc", "precision", "recall"))
+        return name, higher_is_better
+
+    def _track_best(self, epoch: int, step: int, metrics: Mapping[str, float]) -> None:
+        if self.log_model != "best":
+            return
+        name, higher = self._monitor()
+        value = metrics.get(name)
+        if value is None:
+            return
+        better = self._best_value is None or (value > self._best_value if higher else value < self._best_value)
+        if better:
+            self._best_value, self._best_epoch = value, step
+            self._best_weights = self.model.get_weights()
+            self._best_report = self._last_report if self._last_report_epoch == step else None
+
+    def _log_best_epoch(self) -> None:
+        if self.log_model != "best" or self._best_epoch is None:
+            return
+        assert self._logger is not None
+        name, _ = self._monitor()
+        self._logger.queue_metrics({"best_epoch": self._best_epoch, f"best_{name}": self._best_value or 0.0}, self._best_epoch)
+        self._logger.flush()
+
+    def _log_reports(self) -> None:
+        report = self._best_report if self.log_model == "best" and self._best_report else self._last_report
+        assert self._logger is not None and self.context is not None
+        labels = model_params(self.context.kash_model).get("labels", [])
+        try:
+            client = self._logger.client
+            client.log_dict(self.active_run_id, {"labels": labels}, "kashgari/labels.json")
+            client.log_dict(self.active_run_id, _model_config(self.context.kash_model), "kashgari/model_config.json")
+            if report is not None:
+                client.log_text(self.active_run_id, report.to_text(), "entity_report/report.txt")
+                client.log_dict(self.active_run_id, report.to_dict(), "entity_report/report.json")
+        except Exception as err:  # noqa: BLE001 - tracking failures follow the failure policy
+            if self.strict:
+                raise
+            warnings.warn(f"Could not log the run's reports: {err}", TrackingWarning, stacklevel=2)
+
+    def _log_trained_model(self) -> None:
+        from kashgari_mlflow.flavor import log_model
+
+        assert self.context is not None
+        kash_model = self.context.kash_model
+        restore = None
+        if self.log_model == "best" and self._best_weights is not None and self._best_epoch != self._last_epoch:
+            restore = self.model.get_weights()
+            self.model.set_weights(self._best_weights)
+        try:
+            self.model_info = log_model(
+                kash_model,
+                self.model_name,
+                run_id=self.active_run_id,
+                registered_model_name=self.registered_model_name,
+                tokenizer=self.tokenizer,
+                scheme=self.scheme,
+            )
+        except Exception as err:
+            if self.strict:
+                raise
+            self._keep_model_locally(kash_model, err)
+        finally:
+            if restore is not None:
+                self.model.set_weights(restore)
+
+    def _keep_model_locally(self, kash_model: Any, err: Exception) -> None:
+        from kashgari_mlflow.flavor import save_model
+
+        folder = tempfile.mkdtemp(prefix="kashgari-mlflow-model-")
+        save_model(kash_model, os.path.join(folder, self.model_name), tokenizer=self.tokenizer, scheme=self.scheme)
+        warnings.warn(
+            f"Could not log the trained model to run {self.active_run_id} ({type(err).__name__}: "
+            f"{err}). It was saved to {os.path.join(folder, self.model_name)}; log it later with "
+            "mlflow.log_artifacts(path, artifact_path=...) or kashgari_mlflow.log_model.",
+            TrackingWarning,
+            stacklevel=3,
+        )
+
+    def _finish_run(self, status: str) -> None:
+        import mlflow
+
+        assert self._logger is not None
+        if not self._logger.flush() and self._logger.pending:
+            warnings.warn(
+                f"{self._logger.pending} metrics/params could not be sent to run "
+                f"{self.active_run_id} before training ended.",
+                TrackingWarning,
+                stacklevel=3,
+            )
+        if not self._owns_run:
+            return
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == self.active_run_id:
+            mlflow.end_run(status=status)
+        else:
+            self._logger.client.set_terminated(self.active_run_id, status=status)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def _env_tags() -> dict[str, Any]:
+    raw = os.environ.get("MLFLOW_TAGS")
+    if not raw:
+        return {}
+    try:
+        tags = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"MLFLOW_TAGS must be a JSON object like '{{\"team\": \"nlp\"}}', got {raw!r}."
+        ) from err
+    if not isinstance(tags, dict):
+        raise ValueError(f"MLFLOW_TAGS must be a JSON object, got {raw!r}.")
+    return tags
+
+
+def _model_config(kash_model: Any) -> dict[str, Any]:
+    config: dict[str, Any] = kash_model.to_dict()
+    config.pop("tf_model", None)  # the network JSON is in the logged model itself
+    for block in ("text_processor", "label_processor"):
+        config.get(block, {}).get("config", {}).pop("vocab2idx", None)
+    config.get("embedding", {}).pop("embed_model", None)
+    return config

@@ -1,0 +1,345 @@
+"""The ``kashgari`` MLflow flavor: save, log and load Kashgari labeling models.
+
+A model saved by this flavor is a folder with:
+
+* ``data/``: exactly what Kashgari's ``model.save`` writes
+  (``model_config.json`` and two HDF5 weight files);
+* ``code/kashgari_mlflow/``: this package's own source, so the
+  ``python_function`` loader imports in any environment that has TensorFlow
+  and MLflow, whether or not kashgari-mlflow is installed there;
+* ``MLmodel`` with two flavors: ``kashgari`` (native, loaded back as the
+  original Kashgari class by :func:`load_model`) and ``python_function``
+  (``mlflow.pyfunc.load_model``, which does not need Kashgari at all);
+* ``requirements.txt``, ``conda.yaml`` and ``python_env.yaml`` that install
+  with plain pip: TensorFlow, tensorflow-addons and MLflow, pinned to the
+  versions the model was saved with. Kashgari is not listed because its stale
+  pins make it uninstallable by a resolver; the pyfunc does not need it.
+
+Requirements are never inferred: MLflow's inference starts a subprocess that
+loads the model (about 13 s with TensorFlow) and would list ``kashgari``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kashgari_mlflow._compat import import_kashgari, package_version, task_of
+from kashgari_mlflow._entities import SCHEMES, Scheme
+
+FLAVOR_NAME = "kashgari"
+#: Version of the on-disk layout described above; bump it on any change.
+FORMAT_VERSION = 1
+
+_DATA_SUBPATH = "data"
+_PACKAGE_NAME = "kashgari_mlflow"
+_PYFUNC_LOADER = "kashgari_mlflow.flavor"
+
+
+def get_default_pip_requirements() -> list[str]:
+    """Pip requirements of a saved model, pinned to the versions installed now.
+
+    Returns:
+        ``tensorflow`` and ``tensorflow-addons`` (its CRF decoding) pins; MLflow
+        adds its own pin when the model is saved.
+    """
+    from mlflow.utils.requirements_utils import _get_pinned_requirement
+
+    return [
+        _get_pinned_requirement("tensorflow"),
+        _get_pinned_requirement("tensorflow-addons", module="tensorflow_addons"),
+    ]
+
+
+def get_default_conda_env() -> dict[str, Any]:
+    """The conda environment written next to a saved model by default."""
+    from mlflow.utils.environment import _mlflow_conda_env
+
+    env: dict[str, Any] = _mlflow_conda_env(additional_pip_deps=get_default_pip_requirements())
+    return env
+
+
+def _bundled_package_source(workdir: str) -> str:
+    """Copy this package's ``.py`` files (no caches) into ``workdir``; return the copy."""
+    source = Path(__file__).resolve().parent
+    target = Path(workdir) / _PACKAGE_NAME
+    shutil.copytree(
+        source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+    )
+    return str(target)
+
+
+def _default_signature() -> Any:
+    from mlflow.models import ModelSignature
+    from mlflow.types import ParamSchema, ParamSpec
+
+    from kashgari_mlflow._pyfunc import DEFAULT_BATCH_SIZE
+
+    params = ParamSchema(
+        [
+            ParamSpec("batch_size", "long", DEFAULT_BATCH_SIZE),
+            ParamSpec("output", "string", "all"),
+        ]
+    )
+    return ModelSignature(inputs=None, outputs=None, params=params)
+
+
+def save_model(
+    kash_model: Any,
+    path: str,
+    *,
+    tokenizer: str | Callable[[str], Sequence[str]] = "whitespace",
+    scheme: Scheme = "default",
+    conda_env: Any = None,
+    code_paths: list[str] | None = None,
+    mlflow_model: Any = None,
+    signature: Any = None,
+    input_example: Any = None,
+    pip_requirements: Any = None,
+    extra_pip_requirements: Any = None,
+    metadata: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Save a trained Kashgari labeling model as an MLflow model folder.
+
+    Args:
+        kash_model: A trained (built) Kashgari labeling model, e.g. ``BiLSTM_CRF_Model``.
+        path: Folder to create; it must not exist or be empty.
+        tokenizer: How ``predict`` splits raw strings: ``"whitespace"`` (default),
+            ``"char"`` (one token per character, for Chinese and similar), or a
+            function ``str -> list[str]`` defined in a module you pass in ``code_paths``.
+        scheme: How tags form entities: ``"default"`` (lenient, like Kashgari),
+            ``"IOB2"`` or ``"IOBES"`` (strict).
+        conda_env: A conda environment (dict or YAML path) replacing the default.
+        code_paths: Files or folders of your code the model needs (custom
+            tokenizers, Kashgari subclasses).
+        mlflow_model: The :class:`mlflow.models.Model` to add the flavors to.
+        signature: Model signature; by default one whose params are ``batch_size``
+            and ``output`` and whose input is left free (strings or ragged token lists).
+        input_example: An input example to save with the model.
+        pip_requirements: Requirements replacing the defaults.
+        extra_pip_requirements: Requirements added to the defaults.
+        metadata: Free-form metadata stored in the MLmodel file.
+        **kwargs: Accepted for compatibility with ``mlflow.models.Model.log``.
+
+    Raises:
+        TypeError: If ``kash_model`` is not a Kashgari labeling model.
+        ValueError: If the model was never built (not fitted), or an argument is invalid.
+    """
+    import mlflow.pyfunc
+    import yaml
+    from mlflow.models import Model
+    from mlflow.models.model import MLMODEL_FILE_NAME
+    from mlflow.models.utils import _save_example
+    from mlflow.utils.environment import (
+        _CONDA_ENV_FILE_NAME,
+        _CONSTRAINTS_FILE_NAME,
+        _PYTHON_ENV_FILE_NAME,
+        _REQUIREMENTS_FILE_NAME,
+        _process_conda_env,
+        _process_pip_requirements,
+        _PythonEnv,
+        _validate_env_arguments,
+    )
+    from mlflow.utils.file_utils import write_to
+    from mlflow.utils.model_utils import (
+        _validate_and_copy_code_paths,
+        _validate_and_prepare_target_save_path,
+    )
+
+    from kashgari_mlflow._tokenizers import tokenizer_name
+
+    task = task_of(kash_model)
+    if task != "labeling":
+        raise TypeError(
+            f"{type(kash_model).__name__} is a {task} model; the kashgari flavor saves "
+            "labeling (NER) models."
+        )
+    if getattr(kash_model, "tf_model", None) is None:
+        raise ValueError(
+            f"This {type(kash_model).__name__} has no network yet: call fit() (or "
+            "build_model()) before saving it."
+        )
+    if scheme not in SCHEMES:
+        raise ValueError(f"Unknown scheme {scheme!r}: use one of {', '.join(SCHEMES)}.")
+    recorded_tokenizer = tokenizer_name(tokenizer)
+    _validate_env_arguments(conda_env, pip_requirements, extra_pip_requirements)
+
+    path = os.path.abspath(path)
+    _validate_and_prepare_target_save_path(path)
+    import_kashgari(reason="saving a Kashgari model")
+    kash_model.save(os.path.join(path, _DATA_SUBPATH))
+
+    with tempfile.TemporaryDirectory() as workdir:
+        bundled = [_bundled_package_source(workdir), *(code_paths or [])]
+        code_subpath = _validate_and_copy_code_paths(bundled, path)
+
+    if mlflow_model is None:
+        mlflow_model = Model()
+    _save_example(mlflow_model, input_example, path)
+    mlflow_model.signature = signature if signature is not None else _default_signature()
+    if metadata is not None:
+        mlflow_model.metadata = metadata
+
+    mlflow.pyfunc.add_to_model(
+        mlflow_model,
+        loader_module=_PYFUNC_LOADER,
+        data=_DATA_SUBPATH,
+        code=code_subpath,
+        conda_env=_CONDA_ENV_FILE_NAME,
+        python_env=_PYTHON_ENV_FILE_NAME,
+    )
+    mlflow_model.add_flavor(
+        FLAVOR_NAME,
+        format_version=FORMAT_VERSION,
+        kashgari_version=package_version("kashgari"),
+        tensorflow_version=package_version("tensorflow"),
+        kashgari_mlflow_version=_own_version(),
+        data=_DATA_SUBPATH,
+        code=code_subpath,
+        task=task,
+        model_class=f"{type(kash_model).__module__}.{type(kash_model).__name__}",
+        tokenizer=recorded_tokenizer,
+        scheme=scheme,
+    )
+    mlflow_model.save(os.path.join(path, MLMODEL_FILE_NAME))
+
+    if conda_env is None:
+        default_reqs = None if pip_requirements is not None else get_default_pip_requirements()
+        conda_env, pip_reqs, constraints = _process_pip_requirements(
+            default_reqs, pip_requirements, extra_pip_requirements
+        )
+    else:
+        conda_env, pip_reqs, constraints = _process_conda_env(conda_env)
+
+    with open(os.path.join(path, _CONDA_ENV_FILE_NAME), "w") as handle:
+        yaml.safe_dump(conda_env, stream=handle, default_flow_style=False)
+    if constraints:
+        write_to(os.path.join(path, _CONSTRAINTS_FILE_NAME), "\n".join(constraints))
+    write_to(os.path.join(path, _REQUIREMENTS_FILE_NAME), "\n".join(pip_reqs))
+    _PythonEnv.current().to_yaml(os.path.join(path, _PYTHON_ENV_FILE_NAME))
+
+
+def log_model(
+    kash_model: Any,
+    name: str = "model",
+    *,
+    registered_model_name: str | None = None,
+    run_id: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Log a Kashgari labeling model to the active (or given) MLflow run.
+
+    Args:
+        kash_model: A trained Kashgari labeling model.
+        name: Name of the logged model within the run (``runs:/<id>/<name>``).
+        registered_model_name: Also register it under this name in the Model Registry.
+        run_id: Run to log to; defaults to the active run (one is started if none is).
+        **kwargs: Any argument of :func:`save_model` (``tokenizer``, ``scheme``,
+            ``code_paths``, ``signature``, ``input_example``, ``pip_requirements``...)
+            and of :meth:`mlflow.models.Model.log` (``params``, ``tags``, ``step``...).
+
+    Returns:
+        The :class:`mlflow.models.model.ModelInfo` of the logged model.
+
+    Example:
+        >>> import kashgari_mlflow
+        >>> info = kashgari_mlflow.log_model(model, "model")  # doctest: +SKIP
+        >>> mlflow.pyfunc.load_model(info.model_uri).predict(["John lives in Paris"])  # doctest: +SKIP
+    """
+    import sys
+
+    from mlflow.models import Model
+
+    return Model.log(
+        artifact_path=None,
+        name=name,
+        flavor=sys.modules[__name__],
+        registered_model_name=registered_model_name,
+        run_id=run_id,
+        kash_model=kash_model,
+        **kwargs,
+    )
+
+
+def load_model(
+    model_uri: str,
+    dst_path: str | None = None,
+    *,
+    allow_untrusted_classes: bool = False,
+) -> Any:
+    """Load a model logged with this flavor as the original Kashgari model class.
+
+    Args:
+        model_uri: ``runs:/<run_id>/model``, ``models:/<name>@<alias>``, a local path...
+        dst_path: Local folder to download the model to (a temporary one by default).
+        allow_untrusted_classes: Load even if ``model_config.json`` names classes
+            outside Kashgari and the model's own ``code_paths``. Only for models
+            from a source you trust: loading imports those classes.
+
+    Returns:
+        The Kashgari model (e.g. a ``BiLSTM_CRF_Model``), ready to ``predict``.
+
+    Raises:
+        kashgari_mlflow._loading.ModelFilesError: If a model file is missing or damaged,
+            or the config names untrusted classes.
+        ImportError: If Kashgari is not installed.
+    """
+    from mlflow.tracking.artifact_utils import _download_artifact_from_uri
+    from mlflow.utils.model_utils import (
+        _add_code_from_conf_to_system_path,
+        _get_flavor_configuration,
+    )
+
+    from kashgari_mlflow._loading import check_class_paths, read_model_config
+
+    local_path = _download_artifact_from_uri(artifact_uri=model_uri, output_path=dst_path)
+    flavor_conf = _get_flavor_configuration(model_path=local_path, flavor_name=FLAVOR_NAME)
+    _add_code_from_conf_to_system_path(local_path, flavor_conf)
+    data_dir = os.path.join(local_path, flavor_conf.get("data", _DATA_SUBPATH))
+    config = read_model_config(data_dir)
+    check_class_paths(
+        config,
+        trusted_modules=_shipped_modules(local_path, flavor_conf),
+        allow_any=allow_untrusted_classes,
+    )
+    import_kashgari(reason="kashgari_mlflow.load_model returns a Kashgari model")
+    from kashgari.tasks.abs_task_model import ABCTaskModel
+
+    return ABCTaskModel.load_model(data_dir)
+
+
+def _shipped_modules(local_path: str, flavor_conf: dict[str, Any]) -> list[str]:
+    code = flavor_conf.get("code")
+    if not code:
+        return []
+    code_dir = Path(local_path, code)
+    return [entry.stem for entry in code_dir.iterdir() if entry.name != _PACKAGE_NAME]
+
+
+def _own_version() -> str:
+    from kashgari_mlflow._version import __version__
+
+    return __version__
+
+
+def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Any:
+    """MLflow's pyfunc entry point: ``path`` is the model's ``data`` folder."""
+    from mlflow.models import Model
+    from mlflow.models.model import MLMODEL_FILE_NAME
+
+    from kashgari_mlflow._pyfunc import KashgariNerPyfunc
+    from kashgari_mlflow._tagger import Tagger
+    from kashgari_mlflow._tokenizers import WHITESPACE, resolve_tokenizer
+
+    model_root = os.path.dirname(os.path.abspath(path))
+    flavor_conf: dict[str, Any] = {}
+    if os.path.isfile(os.path.join(model_root, MLMODEL_FILE_NAME)):
+        flavor_conf = Model.load(model_root).flavors.get(FLAVOR_NAME, {})
+    tokenizer = str(flavor_conf.get("tokenizer", WHITESPACE))
+    scheme = flavor_conf.get("scheme", "default")
+    return KashgariNerPyfunc(Tagger.from_saved(path), resolve_tokenizer(tokenizer), tokenizer, scheme)
