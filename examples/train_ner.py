@@ -18,7 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-LABELING_MODELS = ["BiLSTM_CRF_Model", "BiLSTM_Model", "BiGRU_CRF_Model", "BiGRU_Model", "CNN_LSTM_Model"]
+LABELING_MODELS = [
+    "BiLSTM_CRF_Model",
+    "BiLSTM_Model",
+    "BiGRU_CRF_Model",
+    "BiGRU_Model",
+    "CNN_LSTM_Model",
+]
 EXAMPLE_SENTENCES = [
     "John lives in New York",
     "Mary works at Google in Paris .",
@@ -30,13 +36,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", help="CoNLL file to train on (default: generated demo corpus)")
     parser.add_argument("--dev", help="CoNLL file to validate on (needs --train)")
-    parser.add_argument("--epochs", type=int, default=8, help="training epochs (default 8)")
+    parser.add_argument("--epochs", type=int, default=5, help="training epochs (default 5)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    parser.add_argument(
+        "--learning-rate", type=float, default=0.01, help="Adam learning rate (default 0.01)"
+    )
     parser.add_argument("--model", default="BiLSTM_CRF_Model", choices=LABELING_MODELS)
     parser.add_argument("--experiment", default="kashgari-ner", help="MLflow experiment name")
     parser.add_argument("--run-name", default=None, help="MLflow run name")
-    parser.add_argument("--max-sentences", type=int, default=None, help="use at most N training sentences")
-    parser.add_argument("--predict", nargs="*", default=EXAMPLE_SENTENCES, help="sentences to tag at the end")
+    parser.add_argument(
+        "--max-sentences", type=int, default=None, help="use at most N training sentences"
+    )
+    parser.add_argument(
+        "--predict", nargs="*", default=EXAMPLE_SENTENCES, help="sentences to tag at the end"
+    )
     args = parser.parse_args(argv)
     if args.dev and not args.train:
         parser.error("--dev needs --train")
@@ -61,21 +74,35 @@ def load_data(args: argparse.Namespace):
     dev_x, dev_y = read_conll(args.dev) if args.dev else (None, None)
     if args.max_sentences:
         train_x, train_y = train_x[: args.max_sentences], train_y[: args.max_sentences]
-    print(f"Training on {args.train}: {len(train_x)} sentences" + (f", validating on {args.dev}: {len(dev_x)}" if dev_x else ""))
+    print(
+        f"Training on {args.train}: {len(train_x)} sentences"
+        + (f", validating on {args.dev}: {len(dev_x)}" if dev_x else "")
+    )
     return train_x, train_y, dev_x, dev_y
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import mlflow
+    import tensorflow as tf
     from kashgari.tasks import labeling
 
     from kashgari_mlflow import MlflowCallback
 
     train_x, train_y, dev_x, dev_y = load_data(args)
     model = getattr(labeling, args.model)()
+    model.build_model(train_x + (dev_x or []), train_y + (dev_y or []))
+    model.compile_model(optimizer=tf.keras.optimizers.Adam(learning_rate=args.learning_rate))
     callback = MlflowCallback(experiment_name=args.experiment, run_name=args.run_name)
-    model.fit(train_x, train_y, dev_x, dev_y, batch_size=args.batch_size, epochs=args.epochs, callbacks=[callback])
+    model.fit(
+        train_x,
+        train_y,
+        dev_x,
+        dev_y,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        callbacks=[callback],
+    )
 
     run_id = callback.active_run_id
     print(f"\nRun id: {run_id}")

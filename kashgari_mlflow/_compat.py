@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 import logging
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 INSTALL_HINT = (
     "pip install tensorflow==2.15.1 tensorflow-addons==0.23.0 'gensim>=4.3' && "
@@ -74,3 +77,10 @@ def task_of(kash_model: object) -> str:
         "kashgari_mlflow supports subclasses of kashgari.tasks.labeling.ABCLabelingModel "
         "and kashgari.tasks.classification.ABCClassificationModel."
     )
+
+
+def model_log_name_kwargs(model_log: Callable[..., Any], name: str) -> dict[str, Any]:
+    """How to name a logged model: ``name=`` on MLflow 3, ``artifact_path=`` on MLflow 2."""
+    if "name" in inspect.signature(model_log).parameters:
+        return {"artifact_path": None, "name": name}
+    return {"artifact_path": name}

@@ -73,9 +73,13 @@ def find_fit_context(tf_model: Any, explicit: Any = None) -> FitContext | None:
     try:
         while frame is not None:
             candidate = frame.f_locals.get("self")
-            if candidate is not None and getattr(candidate, "tf_model", None) is tf_model:
-                if is_kashgari_task_model(candidate) and explicit in (None, candidate):
-                    return _from_frame(candidate, frame.f_locals)
+            if (
+                candidate is not None
+                and getattr(candidate, "tf_model", None) is tf_model
+                and is_kashgari_task_model(candidate)
+                and explicit in (None, candidate)
+            ):
+                return _from_frame(candidate, frame.f_locals)
             frame = frame.f_back
     finally:
         del frame

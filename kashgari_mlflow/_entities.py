@@ -97,9 +97,7 @@ def _lenient_spans(tags: Sequence[str]) -> list[Span]:
     for index, tag in enumerate(tags):
         prefix, entity_type = split_tag(tag)
         ends = start is not None and (
-            previous_prefix in ("E", "S")
-            or prefix in (OUTSIDE, "B", "S")
-            or entity_type != current
+            previous_prefix in ("E", "S") or prefix in (OUTSIDE, "B", "S") or entity_type != current
         )
         if ends:
             assert start is not None

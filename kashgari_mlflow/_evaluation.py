@@ -48,7 +48,11 @@ def report_metrics(report: EntityReport, prefix: str = "val_entity") -> dict[str
     recall), and per type ``val_entity_f1/<type>`` with ``_precision``/``_recall``.
     """
     metrics: dict[str, float] = {}
-    for average, score in (("", report.micro), ("_macro", report.macro), ("_weighted", report.weighted)):
+    for average, score in (
+        ("", report.micro),
+        ("_macro", report.macro),
+        ("_weighted", report.weighted),
+    ):
         metrics[f"{prefix}{average}_precision"] = score.precision
         metrics[f"{prefix}{average}_recall"] = score.recall
         metrics[f"{prefix}{average}_f1"] = score.f1

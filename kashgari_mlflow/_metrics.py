@@ -104,7 +104,7 @@ def entity_report(
         )
     gold: set[tuple[int, Span]] = set()
     predicted: set[tuple[int, Span]] = set()
-    for index, (true_tags, pred_tags) in enumerate(zip(y_true, y_pred)):
+    for index, (true_tags, pred_tags) in enumerate(zip(y_true, y_pred, strict=True)):
         if len(true_tags) != len(pred_tags):
             raise ValueError(
                 f"Sentence {index} has {len(true_tags)} gold tags but {len(pred_tags)} "
@@ -124,7 +124,9 @@ def entity_report(
     scores = list(per_type.values())
 
     def mean(attr: str, weights: list[float]) -> float:
-        return _ratio(sum(getattr(s, attr) * w for s, w in zip(scores, weights)), sum(weights))
+        return _ratio(
+            sum(getattr(s, attr) * w for s, w in zip(scores, weights, strict=True)), sum(weights)
+        )
 
     ones = [1.0] * len(scores)
     by_support = [float(s.support) for s in scores]

@@ -48,7 +48,7 @@ def to_param_value(value: Any) -> str:
 
 
 def sanitize_key(key: str) -> str:
-    """Replace characters MLflow rejects in keys (it allows ``\\w - . space / :``)."""
+    r"""Replace characters MLflow rejects in keys (it allows ``\w - . space / :``)."""
     return _INVALID_KEY_CHARS.sub("_", key)
 
 
@@ -151,7 +151,13 @@ def model_params(kash_model: Any) -> dict[str, Any]:
 def version_tags() -> dict[str, str]:
     """Library versions, as run tags."""
     tags = {}
-    for distribution in ("kashgari", "tensorflow", "tensorflow-addons", "mlflow", "kashgari-mlflow"):
+    for distribution in (
+        "kashgari",
+        "tensorflow",
+        "tensorflow-addons",
+        "mlflow",
+        "kashgari-mlflow",
+    ):
         version = package_version(distribution)
         if version is not None:
             tags[f"versions.{distribution}"] = version

@@ -55,7 +55,8 @@ def _invalid(message: str) -> Exception:
     except ImportError:  # pragma: no cover - mlflow is a hard dependency
         return InvalidInputError(message)
     # INVALID_PARAMETER_VALUE makes MLflow's scoring server answer HTTP 400.
-    return MlflowException.invalid_parameter_value(message)
+    error: Exception = MlflowException.invalid_parameter_value(message)
+    return error
 
 
 def _is_text(value: Any) -> bool:
@@ -145,8 +146,7 @@ def _pretokenized(index: int, row: Sequence[Any], joiner: str) -> Document:
     for position, token in enumerate(row):
         if not _is_text(token):
             raise _invalid(
-                f"Token {position} of input {index} is {_describe(token)}; tokens must be "
-                "strings."
+                f"Token {position} of input {index} is {_describe(token)}; tokens must be strings."
             )
         if not str(token).strip():
             raise _invalid(
@@ -215,12 +215,17 @@ class KashgariNerPyfunc:
         """The underlying :class:`Tagger` (MLflow's ``unwrap_python_model`` hook)."""
         return self.tagger
 
-    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def predict(
+        self, model_input: Any, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Tag and extract entities; see the module docstring for input and output shapes."""
         batch_size, output = parse_params(params)
         documents = to_documents(normalize_rows(model_input), self.tokenize, self.joiner)
         tags = self.tagger.predict_tags([[t.text for t in d.tokens] for d in documents], batch_size)
-        return [self._answer(document, doc_tags, output) for document, doc_tags in zip(documents, tags)]
+        return [
+            self._answer(document, doc_tags, output)
+            for document, doc_tags in zip(documents, tags, strict=True)
+        ]
 
     def _answer(self, document: Document, tags: list[str], output: str) -> dict[str, Any]:
         answer: dict[str, Any] = {"text": document.text}

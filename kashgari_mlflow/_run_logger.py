@@ -63,7 +63,9 @@ class RunLogger:
         """
         safe = make_safe(params)
         existing = self._existing_params()
-        changed = sorted(key for key, value in safe.items() if key in existing and existing[key] != value)
+        changed = sorted(
+            key for key, value in safe.items() if key in existing and existing[key] != value
+        )
         if changed:
             warnings.warn(
                 f"Params {changed} already have other values in run {self.run_id} (training "

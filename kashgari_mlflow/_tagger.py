@@ -152,7 +152,7 @@ class Tagger:
         pieces, owners = self._split_into_windows(sentences)
         piece_tags = self._predict_pieces(pieces, batch_size)
         tags: list[list[str]] = [[] for _ in sentences]
-        for owner, piece in zip(owners, piece_tags):
+        for owner, piece in zip(owners, piece_tags, strict=True):
             tags[owner].extend(piece)
         return tags
 
@@ -207,4 +207,3 @@ class Tagger:
     def _tag(self, label_id: int) -> str:
         label = self.labels[label_id] if label_id < len(self.labels) else OUTSIDE
         return OUTSIDE if is_internal_label(label) else label
-

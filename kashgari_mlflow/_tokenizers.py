@@ -53,7 +53,8 @@ def align_tokens(text: str, tokens: Sequence[str]) -> list[Token]:
         if start < 0:
             raise ValueError(
                 f"The tokenizer returned {token!r}, which is not in the input text after "
-                f"offset {cursor}; a custom tokenizer must return substrings of its input, in order."
+                f"offset {cursor}; a custom tokenizer must return substrings of its input, "
+                "in order."
             )
         aligned.append(Token(token, start, start + len(token)))
         cursor = start + len(token)

@@ -99,10 +99,14 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             raise ValueError(
                 f"eval_every_n_epochs must be a whole number >= 0, got {eval_every_n_epochs!r}."
             )
-        if eval_data is not None and (not isinstance(eval_data, tuple | list) or len(eval_data) != 2):
+        if eval_data is not None and (
+            not isinstance(eval_data, tuple | list) or len(eval_data) != 2
+        ):
             raise ValueError("eval_data must be a pair (x, y) of token lists and tag lists.")
         if not isinstance(eval_batch_size, int) or eval_batch_size < 1:
-            raise ValueError(f"eval_batch_size must be a positive integer, got {eval_batch_size!r}.")
+            raise ValueError(
+                f"eval_batch_size must be a positive integer, got {eval_batch_size!r}."
+            )
         self.kash_model = kash_model
         self.experiment_name = experiment_name
         self.run_name = run_name
@@ -300,7 +304,9 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         value = metrics.get(name)
         if value is None:
             return
-        better = self._best_value is None or (value > self._best_value if higher else value < self._best_value)
+        better = self._best_value is None or (
+            value > self._best_value if higher else value < self._best_value
+        )
         if better:
             self._best_value, self._best_epoch = value, step
             self._best_weights = self.model.get_weights()
@@ -311,21 +317,32 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             return
         assert self._logger is not None
         name, _ = self._monitor()
-        self._logger.queue_metrics({"best_epoch": self._best_epoch, f"best_{name}": self._best_value or 0.0}, self._best_epoch)
+        self._logger.queue_metrics(
+            {"best_epoch": self._best_epoch, f"best_{name}": self._best_value or 0.0},
+            self._best_epoch,
+        )
         self._logger.flush()
 
     def _log_reports(self) -> None:
-        report = self._best_report if self.log_model == "best" and self._best_report else self._last_report
+        report = (
+            self._best_report
+            if self.log_model == "best" and self._best_report
+            else self._last_report
+        )
         assert self._logger is not None and self.context is not None
         labels = model_params(self.context.kash_model).get("labels", [])
         try:
             client = self._logger.client
             client.log_dict(self.active_run_id, {"labels": labels}, "kashgari/labels.json")
-            client.log_dict(self.active_run_id, _model_config(self.context.kash_model), "kashgari/model_config.json")
+            client.log_dict(
+                self.active_run_id,
+                _model_config(self.context.kash_model),
+                "kashgari/model_config.json",
+            )
             if report is not None:
                 client.log_text(self.active_run_id, report.to_text(), "entity_report/report.txt")
                 client.log_dict(self.active_run_id, report.to_dict(), "entity_report/report.json")
-        except Exception as err:  # noqa: BLE001 - tracking failures follow the failure policy
+        except Exception as err:
             if self.strict:
                 raise
             warnings.warn(f"Could not log the run's reports: {err}", TrackingWarning, stacklevel=2)
@@ -336,7 +353,11 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         assert self.context is not None
         kash_model = self.context.kash_model
         restore = None
-        if self.log_model == "best" and self._best_weights is not None and self._best_epoch != self._last_epoch:
+        if (
+            self.log_model == "best"
+            and self._best_weights is not None
+            and self._best_epoch != self._last_epoch
+        ):
             restore = self.model.get_weights()
             self.model.set_weights(self._best_weights)
         try:
@@ -360,7 +381,12 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         from kashgari_mlflow.flavor import save_model
 
         folder = tempfile.mkdtemp(prefix="kashgari-mlflow-model-")
-        save_model(kash_model, os.path.join(folder, self.model_name), tokenizer=self.tokenizer, scheme=self.scheme)
+        save_model(
+            kash_model,
+            os.path.join(folder, self.model_name),
+            tokenizer=self.tokenizer,
+            scheme=self.scheme,
+        )
         warnings.warn(
             f"Could not log the trained model to run {self.active_run_id} ({type(err).__name__}: "
             f"{err}). It was saved to {os.path.join(folder, self.model_name)}; log it later with "
@@ -409,7 +435,7 @@ def _env_tags() -> dict[str, Any]:
         tags = json.loads(raw)
     except json.JSONDecodeError as err:
         raise ValueError(
-            f"MLFLOW_TAGS must be a JSON object like '{{\"team\": \"nlp\"}}', got {raw!r}."
+            f'MLFLOW_TAGS must be a JSON object like \'{{"team": "nlp"}}\', got {raw!r}.'
         ) from err
     if not isinstance(tags, dict):
         raise ValueError(f"MLFLOW_TAGS must be a JSON object, got {raw!r}.")

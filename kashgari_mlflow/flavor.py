@@ -67,9 +67,7 @@ def _bundled_package_source(workdir: str) -> str:
     """Copy this package's ``.py`` files (no caches) into ``workdir``; return the copy."""
     source = Path(__file__).resolve().parent
     target = Path(workdir) / _PACKAGE_NAME
-    shutil.copytree(
-        source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
-    )
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"))
     return str(target)
 
 
@@ -249,15 +247,17 @@ def log_model(
     Example:
         >>> import kashgari_mlflow
         >>> info = kashgari_mlflow.log_model(model, "model")  # doctest: +SKIP
-        >>> mlflow.pyfunc.load_model(info.model_uri).predict(["John lives in Paris"])  # doctest: +SKIP
+        >>> pyfunc = mlflow.pyfunc.load_model(info.model_uri)  # doctest: +SKIP
+        >>> pyfunc.predict(["John lives in Paris"])  # doctest: +SKIP
     """
     import sys
 
     from mlflow.models import Model
 
+    from kashgari_mlflow._compat import model_log_name_kwargs
+
     return Model.log(
-        artifact_path=None,
-        name=name,
+        **model_log_name_kwargs(Model.log, name),
         flavor=sys.modules[__name__],
         registered_model_name=registered_model_name,
         run_id=run_id,
@@ -342,4 +342,6 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Any:
         flavor_conf = Model.load(model_root).flavors.get(FLAVOR_NAME, {})
     tokenizer = str(flavor_conf.get("tokenizer", WHITESPACE))
     scheme = flavor_conf.get("scheme", "default")
-    return KashgariNerPyfunc(Tagger.from_saved(path), resolve_tokenizer(tokenizer), tokenizer, scheme)
+    return KashgariNerPyfunc(
+        Tagger.from_saved(path), resolve_tokenizer(tokenizer), tokenizer, scheme
+    )

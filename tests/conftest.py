@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_WNUT17 = ROOT.parent / "shared" / "data" / "wnut17"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _load_example_module(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def demo_data() -> tuple[list[list[str]], list[list[str]], list[list[str]], list[list[str]]]:
+    corpus = _load_example_module("demo_corpus")
+    return corpus.demo_corpus(n_train=240, n_dev=60, seed=7)
+
+
+@pytest.fixture
+def tracking_uri(tmp_path: Path) -> Any:
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri() if "MLFLOW_TRACKING_URI" in os.environ else None
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(previous) if previous else mlflow.set_tracking_uri("")
+
+
+def make_tiny_model(
+    model_class: str = "BiLSTM_CRF_Model",
+    embedding_size: int = 16,
+    data: tuple[list[list[str]], list[list[str]]] | None = None,
+) -> Any:
+    """A small, fast-learning Kashgari model; built and compiled when ``data`` is given."""
+    from kashgari.embeddings import BareEmbedding
+    from kashgari.tasks import labeling
+
+    cls = getattr(labeling, model_class)
+    hyper = cls.default_hyper_parameters()
+    for layer in hyper.values():
+        if "units" in layer:
+            layer["units"] = 16
+    model = cls(embedding=BareEmbedding(embedding_size=embedding_size), hyper_parameters=hyper)
+    if data is not None:
+        import tensorflow as tf
+
+        model.build_model(*data)
+        model.compile_model(optimizer=tf.keras.optimizers.Adam(learning_rate=0.02))
+    return model
+
+
+@pytest.fixture(scope="session")
+def trained_model(demo_data: Any) -> Any:
+    """A tiny BiLSTM-CRF trained on the demo corpus until it tags it well."""
+    import numpy as np
+    import tensorflow as tf
+
+    np.random.seed(1)
+    tf.random.set_seed(1)
+    train_x, train_y, _, _ = demo_data
+    model = make_tiny_model(data=(train_x, train_y))
+    model.fit(train_x, train_y, batch_size=32, epochs=10, fit_kwargs={"verbose": 0})
+    return model
+
+
+@pytest.fixture(scope="session")
+def saved_model_dir(trained_model: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from kashgari_mlflow import save_model
+
+    path = tmp_path_factory.mktemp("saved") / "model"
+    save_model(trained_model, str(path))
+    return path

@@ -1,0 +1,89 @@
+"""The README's main job, end to end, in a fresh working directory."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, SHARED_WNUT17
+
+
+def run_example(tmp_path: Path, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "train_ner.py"), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_main_job_trains_logs_loads_and_predicts(tmp_path: Path):
+    import mlflow
+    import yaml
+
+    out = run_example(tmp_path, "--epochs", "3")
+    run_id = re.search(r"Run id: (\w+)", out).group(1)
+    assert "entities: John (PER)" in out
+    assert (tmp_path / "mlflow.db").is_file()
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert len(run.data.params) >= 10
+    assert any(key.startswith("hyper_parameters.") for key in run.data.params)
+    for key in ("loss", "val_loss"):
+        assert sorted(m.step for m in client.get_metric_history(run_id, key)) == [0, 1, 2]
+    (model,) = client.search_logged_models([run.info.experiment_id])
+    assert model.name == "model"
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        folder = mlflow.artifacts.download_artifacts(
+            f"runs:/{run_id}/model", dst_path=str(tmp_path / "dl")
+        )
+        flavors = yaml.safe_load((Path(folder) / "MLmodel").read_text())["flavors"]
+        assert set(flavors) == {"kashgari", "python_function"}
+        (answer,) = mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict(
+            ["John lives in New York"]
+        )
+        assert len(answer["tags"]) == 5
+    finally:
+        mlflow.set_tracking_uri("")
+
+
+@pytest.mark.skipif(not SHARED_WNUT17.is_dir(), reason="../shared/data/wnut17 is not present")
+def test_main_job_reads_conll_files(tmp_path: Path):
+    out = run_example(
+        tmp_path,
+        "--train",
+        str(SHARED_WNUT17 / "train.conll"),
+        "--dev",
+        str(SHARED_WNUT17 / "dev.conll"),
+        "--epochs",
+        "1",
+        "--max-sentences",
+        "300",
+        "--model",
+        "BiGRU_Model",
+    )
+    assert re.search(r"train\.conll: 300 sentences, validating on .*dev\.conll: 1009", out)
+    assert "Run id:" in out
+
+
+def test_bad_arguments_get_a_usage_error(tmp_path: Path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "train_ner.py"), "--train", "missing.conll"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "--train missing.conll: no such file" in result.stderr

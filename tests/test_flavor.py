@@ -1,0 +1,137 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+import kashgari_mlflow
+from kashgari_mlflow._loading import ModelFilesError
+
+SENTENCES = [
+    ["John", "lives", "in", "New", "York"],
+    ["Mary", "works", "at", "Google", "in", "Paris", "."],
+    ["Yesterday", "Angela", "Merkel", "flew", "from", "Berlin", "to", "Tokyo", "."],
+    ["unseen", "words", "only"],
+    ["."],
+]
+
+
+def kashgari_tags(model, sentences):
+    from kashgari_mlflow._entities import is_internal_label
+
+    return [["O" if is_internal_label(t) else t for t in tags] for tags in model.predict(sentences)]
+
+
+def test_mlmodel_has_both_flavors_and_versions(saved_model_dir: Path):
+    mlmodel = yaml.safe_load((saved_model_dir / "MLmodel").read_text())
+    kashgari_conf = mlmodel["flavors"]["kashgari"]
+    assert kashgari_conf["kashgari_version"] == "2.0.2"
+    assert kashgari_conf["tensorflow_version"].startswith("2.15")
+    assert kashgari_conf["format_version"] == 1
+    assert kashgari_conf["tokenizer"] == "whitespace"
+    assert mlmodel["flavors"]["python_function"]["loader_module"] == "kashgari_mlflow.flavor"
+    assert (saved_model_dir / "code" / "kashgari_mlflow" / "flavor.py").is_file()
+    assert not list((saved_model_dir / "code").rglob("__pycache__"))
+
+
+def test_requirements_are_pinned_and_leave_kashgari_out(saved_model_dir: Path):
+    requirements = (saved_model_dir / "requirements.txt").read_text().split()
+    names = {line.split("==")[0] for line in requirements}
+    assert {"mlflow", "tensorflow", "tensorflow-addons"} <= names
+    assert "kashgari" not in names
+    assert all("==" in line for line in requirements)
+
+
+def test_native_load_returns_the_kashgari_class_with_identical_tags(trained_model, saved_model_dir):
+    loaded = kashgari_mlflow.load_model(str(saved_model_dir))
+    assert type(loaded) is type(trained_model)
+    assert loaded.predict(SENTENCES) == trained_model.predict(SENTENCES)
+
+
+def test_pyfunc_tags_equal_kashgari_predict(trained_model, saved_model_dir):
+    import mlflow
+
+    pyfunc = mlflow.pyfunc.load_model(str(saved_model_dir))
+    answers = pyfunc.predict(SENTENCES)
+    assert [a["tags"] for a in answers] == kashgari_tags(trained_model, SENTENCES)
+    assert [a["tokens"] for a in answers] == SENTENCES
+
+
+def test_pyfunc_on_raw_strings_gives_character_offsets(saved_model_dir):
+    import mlflow
+
+    pyfunc = mlflow.pyfunc.load_model(str(saved_model_dir))
+    text = "Yesterday  Angela Merkel flew from\tBerlin to Tokyo ."
+    (answer,) = pyfunc.predict([text])
+    assert answer["tokens"] == text.split()
+    types = {(e["type"], e["text"]) for e in answer["entities"]}
+    assert ("PER", "Angela Merkel") in types
+    assert ("LOC", "Berlin") in types
+    for entity in answer["entities"]:
+        assert text[entity["char_start"] : entity["char_end"]] == entity["text"]
+        tokens = answer["tokens"][entity["token_start"] : entity["token_end"]]
+        assert " ".join(tokens) == " ".join(entity["text"].split())
+
+
+def test_a_string_and_a_list_give_the_same_answer(saved_model_dir):
+    import mlflow
+
+    pyfunc = mlflow.pyfunc.load_model(str(saved_model_dir))
+    text = "John lives in New York"
+    assert pyfunc.predict(text) == pyfunc.predict([text])
+    (answer,) = pyfunc.predict([text])
+    assert [(e["type"], e["text"]) for e in answer["entities"]] == [
+        ("PER", "John"),
+        ("LOC", "New York"),
+    ]
+
+
+def test_save_refuses_an_untrained_model(tmp_path):
+    from .conftest import make_tiny_model
+
+    with pytest.raises(ValueError, match="call fit"):
+        kashgari_mlflow.save_model(make_tiny_model(), str(tmp_path / "m"))
+
+
+def test_save_refuses_a_non_kashgari_object(tmp_path):
+    with pytest.raises(TypeError, match="not a Kashgari labeling or classification model"):
+        kashgari_mlflow.save_model(object(), str(tmp_path / "m"))
+
+
+def test_log_model_and_load_by_run_uri(trained_model, tracking_uri):
+    import mlflow
+
+    with mlflow.start_run() as run:
+        info = kashgari_mlflow.log_model(trained_model, "ner")
+    assert info.flavors.keys() >= {"kashgari", "python_function"}
+    pyfunc = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/ner")
+    assert (
+        pyfunc.predict([SENTENCES[0]])[0]["tags"] == kashgari_tags(trained_model, [SENTENCES[0]])[0]
+    )
+
+
+def test_truncated_weights_file_is_named_in_the_error(saved_model_dir, tmp_path):
+    import shutil
+
+    import mlflow
+
+    broken = tmp_path / "broken"
+    shutil.copytree(saved_model_dir, broken)
+    weights = broken / "data" / "model_weights.h5"
+    weights.write_bytes(weights.read_bytes()[:2000])
+    with pytest.raises(ModelFilesError, match=r"model_weights\.h5 cannot be read"):
+        mlflow.pyfunc.load_model(str(broken))
+
+
+def test_model_config_naming_foreign_code_is_refused(saved_model_dir, tmp_path):
+    import json
+    import shutil
+
+    hostile = tmp_path / "hostile"
+    shutil.copytree(saved_model_dir, hostile)
+    config_path = hostile / "data" / "model_config.json"
+    config = json.loads(config_path.read_text())
+    config["__module__"] = "os"
+    config["__class_name__"] = "system"
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ModelFilesError, match=r"asks to import \['os.system'\]"):
+        kashgari_mlflow.load_model(str(hostile))

@@ -1,0 +1,102 @@
+"""Plain pip, in fresh virtualenvs: the README's user recipe and a saved model's requirements."""
+
+import json
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+# Kept in sync with the "Install with pip" section of the README.
+STACK = [
+    "tensorflow==2.15.1",
+    "tensorflow-addons==0.23.0",
+    "gensim>=4.3",
+    "numpy<2",
+    "pandas",
+    "tqdm",
+    "scikit-learn",
+    "mlflow>=3.17,<3.18",
+]
+NO_DEPS = ["kashgari==2.0.2", "bert4keras==0.11.5"]
+
+
+def make_venv(path: Path) -> Path:
+    venv.EnvBuilder(with_pip=True, clear=True).create(path)
+    return path / "bin" / "python"
+
+
+def pip(python: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(python), "-m", "pip", "--disable-pip-version-check", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result
+
+
+def test_readme_pip_recipe_installs_and_runs_the_loop(tmp_path: Path):
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install --no-deps kashgari==2.0.2 bert4keras==0.11.5" in readme
+    python = make_venv(tmp_path / "venv")
+    pip(python, "install", *STACK)
+    pip(python, "install", "--no-deps", *NO_DEPS)
+    pip(python, "install", str(ROOT))
+    script = tmp_path / "loop.py"
+    script.write_text(
+        "import sys, mlflow\n"
+        f"sys.path.insert(0, {str(ROOT / 'examples')!r})\n"
+        "from demo_corpus import demo_corpus\n"
+        "from kashgari.tasks.labeling import BiGRU_Model\n"
+        "from kashgari_mlflow import MlflowCallback\n"
+        "x, y, dx, dy = demo_corpus(120, 30)\n"
+        "cb = MlflowCallback()\n"
+        "BiGRU_Model().fit(x, y, dx, dy, epochs=1, callbacks=[cb], fit_kwargs={'verbose': 0})\n"
+        "m = mlflow.pyfunc.load_model(f'runs:/{cb.active_run_id}/model')\n"
+        "print(len(m.predict(['John lives in New York'])[0]['tags']))\n"
+    )
+    result = subprocess.run(
+        [str(python), str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "5"
+
+
+def test_saved_model_requirements_install_and_serve_without_kashgari(
+    saved_model_dir: Path, tmp_path: Path
+):
+    requirements = saved_model_dir / "requirements.txt"
+    python = make_venv(tmp_path / "venv")
+    report = tmp_path / "report.json"
+    pip(python, "install", "--dry-run", "--report", str(report), "-r", str(requirements))
+    planned = {
+        item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]
+    }
+    assert {"mlflow", "tensorflow", "tensorflow-addons"} <= planned
+    assert "kashgari" not in planned
+
+    pip(python, "install", "-r", str(requirements))
+    code = (
+        "import importlib.util, json, mlflow\n"
+        "assert importlib.util.find_spec('kashgari') is None\n"
+        "assert importlib.util.find_spec('kashgari_mlflow') is None\n"
+        f"m = mlflow.pyfunc.load_model({str(saved_model_dir)!r})\n"
+        "print(json.dumps(m.predict([['John', 'lives', 'in', 'New', 'York']])[0]['tags']))\n"
+    )
+    result = subprocess.run(
+        [str(python), "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [
+        "B-PER",
+        "O",
+        "O",
+        "B-LOC",
+        "I-LOC",
+    ]

@@ -1,0 +1,89 @@
+"""Input parsing and output shaping, with a stand-in tagger (no TensorFlow)."""
+
+import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
+
+from kashgari_mlflow._pyfunc import KashgariNerPyfunc
+from kashgari_mlflow._tokenizers import char_tokenize, whitespace_tokenize
+
+
+class CapitalsTagger:
+    """Tags capitalised tokens as PER, like a model would."""
+
+    def predict_tags(self, sentences, batch_size=64):
+        self.batch_size = batch_size
+        return [["B-PER" if t[:1].isupper() else "O" for t in s] for s in sentences]
+
+
+def model(tokenizer=whitespace_tokenize, name="whitespace"):
+    return KashgariNerPyfunc(CapitalsTagger(), tokenizer, name, "default")
+
+
+@pytest.mark.parametrize(
+    "model_input",
+    [
+        "Ann met Bob",
+        ["Ann met Bob"],
+        [["Ann", "met", "Bob"]],
+        pd.DataFrame({"text": ["Ann met Bob"]}),
+        pd.DataFrame({"tokens": [["Ann", "met", "Bob"]]}),
+    ],
+)
+def test_every_input_form_gives_the_same_answer(model_input):
+    (answer,) = model().predict(model_input)
+    assert answer["tokens"] == ["Ann", "met", "Bob"]
+    assert answer["tags"] == ["B-PER", "O", "B-PER"]
+    assert [(e["text"], e["char_start"], e["char_end"]) for e in answer["entities"]] == [
+        ("Ann", 0, 3),
+        ("Bob", 8, 11),
+    ]
+
+
+def test_ragged_token_lists():
+    answers = model().predict([["Ann"], ["x", "y", "Zed", "w"]])
+    assert [a["tags"] for a in answers] == [["B-PER"], ["O", "O", "B-PER", "O"]]
+
+
+def test_output_param_selects_fields_and_batch_size_is_passed():
+    m = model()
+    (answer,) = m.predict(["Ann"], params={"output": "entities", "batch_size": 7})
+    assert set(answer) == {"text", "entities"}
+    assert m.tagger.batch_size == 7
+    (answer,) = m.predict(["Ann"], params={"output": "tags"})
+    assert set(answer) == {"text", "tokens", "tags"}
+
+
+def test_character_tokenizer_offsets_into_original_text():
+    text = "张三 在北京"
+    (answer,) = model(char_tokenize, "char").predict(text)
+    assert answer["tokens"] == ["张", "三", "在", "北", "京"]
+    assert [char_tokenize(text)[i].start for i in range(5)] == [0, 1, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (None, "The input is null"),
+        ([], "The input is empty"),
+        ([None], "Input 0 is null"),
+        ([["Ann", 3]], "Token 1 of input 0 is int"),
+        ([["Ann", ""]], "Token 1 of input 0 is empty"),
+        ([{"a": 1}], "Input 0 is dict"),
+        (pd.DataFrame({"a": [1], "b": [2]}), "send a 'text' column"),
+        (3.5, "Unsupported input of type float"),
+    ],
+)
+def test_bad_input_gets_a_clear_invalid_parameter_error(bad, message):
+    with pytest.raises(MlflowException, match=message) as caught:
+        model().predict(bad)
+    assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"output": "xml"}, "output must be one of"), ({"batch_size": 0}, "batch_size must be")],
+)
+def test_bad_params_are_refused(params, message):
+    with pytest.raises(MlflowException, match=message):
+        model().predict(["Ann"], params=params)
