@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import tensorflow as tf
 
+from kashgari_mlflow._compat import task_of
 from kashgari_mlflow._discovery import FitContext, find_fit_context
 from kashgari_mlflow._entities import SCHEMES, Scheme
 from kashgari_mlflow._evaluation import evaluate_entities, report_metrics
@@ -127,6 +128,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
 
     def _reset(self) -> None:
         self.context: FitContext | None = None
+        self.task = "labeling"
         self.active_run_id: str | None = None
         self._owns_run = False
         self._logger: RunLogger | None = None
@@ -152,11 +154,12 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
                 "MlflowCallback could not find the Kashgari model that owns this Keras model; "
                 "pass it explicitly: MlflowCallback(kash_model=model)."
             )
+        self.task = task_of(self.context.kash_model)
         run = self._open_run()
         self.active_run_id = run.info.run_id
         self._logger = RunLogger(mlflow.MlflowClient(), self.active_run_id, strict=self.strict)
         self._logger.queue_params(self._params())
-        self._logger.queue_tags({**version_tags(), "kashgari_mlflow.task": "labeling"})
+        self._logger.queue_tags({**version_tags(), "kashgari_mlflow.task": self.task})
         self._logger.flush()
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
@@ -268,6 +271,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         return self.context.valid_x, self.context.valid_y
 
     def _entity_eval_due(self, epoch: int) -> bool:
+        if self.task != "labeling":
+            return False
         if self.eval_every_n_epochs == 0 or self._evaluation_data() is None:
             return False
         last = (self.params.get("epochs") or 0) - 1
@@ -288,7 +293,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         """Metric that picks the best epoch, and whether higher is better."""
         if self.monitor:
             name = self.monitor
-        elif self.eval_every_n_epochs and self._evaluation_data() is not None:
+        elif self.task == "labeling" and self.eval_every_n_epochs and self._evaluation_data():
             name = "val_entity_f1"
         elif self._evaluation_data() is not None:
             name = "val_loss"
@@ -352,6 +357,14 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
 
         assert self.context is not None
         kash_model = self.context.kash_model
+        if self.task != "labeling":
+            warnings.warn(
+                f"The kashgari flavor saves labeling models only; this {self.task} model was "
+                "not logged. Pass log_model=False to silence this warning.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return
         restore = None
         if (
             self.log_model == "best"
