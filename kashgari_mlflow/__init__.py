@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kashgari_mlflow._version import __version__
 
 if TYPE_CHECKING:
+    from kashgari_mlflow._autolog import autolog
     from kashgari_mlflow._conll import read_conll
     from kashgari_mlflow.callbacks import MlflowCallback
     from kashgari_mlflow.flavor import FLAVOR_NAME, load_model, log_model, save_model
@@ -24,6 +25,7 @@ __all__ = [
     "FLAVOR_NAME",
     "MlflowCallback",
     "__version__",
+    "autolog",
     "load_model",
     "log_model",
     "read_conll",
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "autolog": "kashgari_mlflow._autolog",
     "FLAVOR_NAME": "kashgari_mlflow.flavor",
     "MlflowCallback": "kashgari_mlflow.callbacks",
     "load_model": "kashgari_mlflow.flavor",

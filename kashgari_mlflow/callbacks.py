@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,31 @@ from kashgari_mlflow._run_logger import RunLogger, TrackingWarning
 LogModel = Literal["best", "last"] | bool
 
 _TRUE = ("1", "true", "yes", "on")
+
+#: Runs a callback started whose training has not ended, by run id. A fit that
+#: raises never reaches ``on_train_end``; these runs are closed as FAILED/KILLED
+#: by :func:`abort_open_runs` (autolog, an uncaught exception) or when the next
+#: training finds one still active.
+_OPEN_RUNS: dict[str, MlflowCallback] = {}
+_previous_excepthook: Any = None
+
+
+def abort_open_runs(status: str = "FAILED") -> None:
+    """End every run a callback started whose training did not finish."""
+    for callback in list(_OPEN_RUNS.values()):
+        callback.abort(status)
+
+
+def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    abort_open_runs("KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED")
+    (_previous_excepthook or sys.__excepthook__)(exc_type, exc, tb)
+
+
+def _install_excepthook() -> None:
+    global _previous_excepthook
+    if sys.excepthook is not _excepthook:
+        _previous_excepthook = sys.excepthook
+        sys.excepthook = _excepthook
 
 
 class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
@@ -157,6 +183,9 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self.task = task_of(self.context.kash_model)
         run = self._open_run()
         self.active_run_id = run.info.run_id
+        if self._owns_run:
+            _OPEN_RUNS[self.active_run_id] = self
+            _install_excepthook()
         self._logger = RunLogger(mlflow.MlflowClient(), self.active_run_id, strict=self.strict)
         self._logger.queue_params(self._params())
         self._logger.queue_tags({**version_tags(), "kashgari_mlflow.task": self.task})
@@ -200,6 +229,10 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         tags = {**env_tags, **self.tags}
         nested = self.nested if self.nested is not None else _env_flag("MLFLOW_NESTED_RUN")
         active = mlflow.active_run()
+        if active is not None and active.info.run_id in _OPEN_RUNS:
+            # An earlier fit started this run and raised before it ended.
+            _OPEN_RUNS[active.info.run_id].abort("FAILED")
+            active = mlflow.active_run()
         run_id = self.run_id
         if active is not None and not nested and run_id in (None, active.info.run_id):
             if tags:
@@ -408,10 +441,21 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             stacklevel=3,
         )
 
+    def abort(self, status: str = "FAILED") -> None:
+        """Close this callback's run after a failed ``fit``: send what is queued, set ``status``.
+
+        Args:
+            status: ``"FAILED"`` or ``"KILLED"``.
+        """
+        if self._logger is None or self.active_run_id not in _OPEN_RUNS:
+            return
+        self._finish_run(status)
+
     def _finish_run(self, status: str) -> None:
         import mlflow
 
         assert self._logger is not None
+        _OPEN_RUNS.pop(str(self.active_run_id), None)
         if not self._logger.flush() and self._logger.pending:
             warnings.warn(
                 f"{self._logger.pending} metrics/params could not be sent to run "
