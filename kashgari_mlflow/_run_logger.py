@@ -9,9 +9,13 @@ raises instead.
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from kashgari_mlflow._params import make_safe, mlflow_limits
@@ -19,6 +23,26 @@ from kashgari_mlflow._params import make_safe, mlflow_limits
 
 class TrackingWarning(UserWarning):
     """Tracking failed; training goes on and the data is kept for a retry."""
+
+
+# MLflow's HTTP client retries a failed request 7 times with exponential backoff
+# (MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR): minutes of
+# stalled training per epoch while a server is down. Mid-training flushes fail fast
+# instead and keep the data for the next one. Variables the user set are respected.
+_FAIL_FAST_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+@contextmanager
+def fail_fast() -> Iterator[None]:
+    """Within this block, MLflow's HTTP client gives up at once instead of retrying."""
+    added = [name for name in _FAIL_FAST_ENV if name not in os.environ]
+    for name in added:
+        os.environ[name] = _FAIL_FAST_ENV[name]
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 class RunLogger:
@@ -89,8 +113,50 @@ class RunLogger:
             self._handle_failure(err)
             return {}
 
-    def flush(self) -> bool:
-        """Send everything queued; return whether the queue is now empty."""
+    def flush(self, *, use_mlflow_retries: bool = False) -> bool:
+        """Send everything queued; return whether the queue is now empty.
+
+        Args:
+            use_mlflow_retries: Let MLflow's HTTP client retry with its backoff
+                (minutes). By default a failed send returns at once and is
+                retried at the next flush.
+        """
+        if use_mlflow_retries:
+            return self._send()
+        with fail_fast():
+            return self._send()
+
+    def flush_until(self, seconds: float, interval: float = 2.0) -> bool:
+        """Retry :meth:`flush` until the queue is empty or ``seconds`` have passed."""
+        deadline = time.monotonic() + seconds
+        while not self.flush():
+            if self.strict or time.monotonic() + interval > deadline:
+                return False
+            time.sleep(interval)
+        return True
+
+    def dump_pending(self) -> str | None:
+        """Move whatever could not be sent to a JSON file; return its path (None if nothing)."""
+        if not self.pending:
+            return None
+        handle, path = tempfile.mkstemp(prefix=f"kashgari-mlflow-{self.run_id}-", suffix=".json")
+        payload = {
+            "run_id": self.run_id,
+            "params": self._pending_params,
+            "tags": self._pending_tags,
+            "metrics": [
+                {"key": m.key, "value": m.value, "step": m.step, "timestamp": m.timestamp}
+                for m in self._pending_metrics
+            ],
+        }
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(payload, out, indent=1)
+        self._pending_metrics.clear()
+        self._pending_params.clear()
+        self._pending_tags.clear()
+        return path
+
+    def _send(self) -> bool:
         from mlflow.entities import Param, RunTag
 
         _, _, per_batch = mlflow_limits()

@@ -18,7 +18,7 @@ from kashgari_mlflow._entities import SCHEMES, Scheme
 from kashgari_mlflow._evaluation import evaluate_entities, report_metrics
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._params import model_params, version_tags
-from kashgari_mlflow._run_logger import RunLogger, TrackingWarning
+from kashgari_mlflow._run_logger import RunLogger, TrackingWarning, fail_fast
 
 LogModel = Literal["best", "last"] | bool
 
@@ -89,6 +89,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         tokenizer: Tokenizer saved with the model: ``"whitespace"``, ``"char"``, or
             a function (see :func:`kashgari_mlflow.save_model`).
         strict: Raise tracking errors instead of warning and retrying later.
+        final_flush_seconds: How long the end of training waits for an unreachable
+            tracking server before writing unsent metrics to a local JSON file.
 
     Example:
         >>> from kashgari.tasks.labeling import BiLSTM_CRF_Model  # doctest: +SKIP
@@ -116,6 +118,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         eval_batch_size: int = 64,
         tokenizer: str | Callable[[str], Sequence[str]] = "whitespace",
         strict: bool = False,
+        final_flush_seconds: float = 60.0,
     ) -> None:
         super().__init__()
         if log_model not in ("best", "last", True, False):
@@ -150,6 +153,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self.eval_batch_size = eval_batch_size
         self.tokenizer = tokenizer
         self.strict = strict
+        self.final_flush_seconds = float(final_flush_seconds)
         self._reset()
 
     def _reset(self) -> None:
@@ -158,7 +162,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self.active_run_id: str | None = None
         self._owns_run = False
         self._logger: RunLogger | None = None
-        self._step_offset = 0
+        self._step_offset: int | None = None
+        self._next_step = 0
         self._last_report: EntityReport | None = None
         self._last_report_epoch: int | None = None
         self._best_value: float | None = None
@@ -189,15 +194,20 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self._logger = RunLogger(mlflow.MlflowClient(), self.active_run_id, strict=self.strict)
         self._logger.queue_params(self._params())
         self._logger.queue_tags({**version_tags(), "kashgari_mlflow.task": self.task})
+        self._next_step = self._next_free_step()
         self._logger.flush()
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """On the first epoch, shift steps past those an earlier ``fit`` logged in this run."""
+        if self._step_offset is None:
+            # With Keras' initial_epoch the count already continues; only close a gap.
+            self._step_offset = max(0, self._next_step - epoch)
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         """Log the epoch's Keras metrics and, when due, entity-level scores."""
         logs = dict(logs or {})
         assert self._logger is not None
-        if epoch == 0 and self._step_offset == 0:
-            self._step_offset = self._next_free_step()
-        step = epoch + self._step_offset
+        step = epoch + (self._step_offset or 0)
         metrics = {key: float(value) for key, value in logs.items() if _is_number(value)}
         metrics.update(self._learning_rate())
         if self._entity_eval_due(epoch):
@@ -215,9 +225,11 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         assert self._logger is not None and self.context is not None
         try:
             self._log_best_epoch()
-            self._log_reports()
-            if self.log_model:
-                self._log_trained_model()
+            self._send_or_keep_queue()
+            with fail_fast():
+                self._log_reports()
+                if self.log_model:
+                    self._log_trained_model()
         finally:
             self._finish_run("FINISHED")
 
@@ -278,7 +290,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         """Continue the step count when a run already has epochs from an earlier ``fit``."""
         assert self._logger is not None
         try:
-            history = self._logger.client.get_metric_history(self.active_run_id, "loss")
+            with fail_fast():
+                history = self._logger.client.get_metric_history(self.active_run_id, "loss")
         except Exception:  # noqa: BLE001 - a failed look-up means a fresh count
             return 0
         return max((metric.step for metric in history), default=-1) + 1
@@ -350,6 +363,20 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             self._best_weights = self.model.get_weights()
             self._best_report = self._last_report if self._last_report_epoch == step else None
 
+    def _send_or_keep_queue(self) -> None:
+        """Wait up to ``final_flush_seconds`` for the server; else save the queue to a file."""
+        assert self._logger is not None
+        if self._logger.flush_until(self.final_flush_seconds):
+            return
+        path = self._logger.dump_pending()
+        warnings.warn(
+            f"The tracking server did not take the last metrics/params of run "
+            f"{self.active_run_id} within {self.final_flush_seconds:g} s; they were saved "
+            f"to {path}.",
+            TrackingWarning,
+            stacklevel=3,
+        )
+
     def _log_best_epoch(self) -> None:
         if self.log_model != "best" or self._best_epoch is None:
             return
@@ -359,7 +386,6 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             {"best_epoch": self._best_epoch, f"best_{name}": self._best_value or 0.0},
             self._best_epoch,
         )
-        self._logger.flush()
 
     def _log_reports(self) -> None:
         report = (
@@ -456,16 +482,27 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
 
         assert self._logger is not None
         _OPEN_RUNS.pop(str(self.active_run_id), None)
-        if not self._logger.flush() and self._logger.pending:
-            warnings.warn(
-                f"{self._logger.pending} metrics/params could not be sent to run "
-                f"{self.active_run_id} before training ended.",
-                TrackingWarning,
-                stacklevel=3,
-            )
+        if self._logger.pending:
+            self._send_or_keep_queue()
         if not self._owns_run:
             return
         active = mlflow.active_run()
+        try:
+            with fail_fast():
+                self._end(active, status)
+        except Exception as err:
+            if self.strict:
+                raise
+            warnings.warn(
+                f"Could not mark run {self.active_run_id} {status}: {err}",
+                TrackingWarning,
+                stacklevel=3,
+            )
+
+    def _end(self, active: Any, status: str) -> None:
+        import mlflow
+
+        assert self._logger is not None
         if active is not None and active.info.run_id == self.active_run_id:
             mlflow.end_run(status=status)
         else:
