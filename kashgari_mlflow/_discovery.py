@@ -35,6 +35,7 @@ class FitContext:
     train_y: Sequence[Any] | None = None
     valid_x: Sequence[Any] | None = None
     valid_y: Sequence[Any] | None = None
+    callbacks: Sequence[Any] = ()
 
 
 def _data_of(generator: Any) -> tuple[Any, Any]:
@@ -56,6 +57,7 @@ def _from_frame(kash_model: Any, frame_locals: dict[str, Any]) -> FitContext:
         train_y=train_y,
         valid_x=valid_x,
         valid_y=valid_y,
+        callbacks=list(frame_locals.get("callbacks") or []),
     )
 
 

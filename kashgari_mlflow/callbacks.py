@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
+import numpy as np
 import tensorflow as tf
 
 from kashgari_mlflow._compat import task_of
@@ -108,7 +109,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         run_id: str | None = None,
         tags: Mapping[str, Any] | None = None,
         nested: bool | None = None,
-        log_model: LogModel = "last",
+        log_model: LogModel = "best",
         monitor: str | None = None,
         model_name: str = "model",
         registered_model_name: str | None = None,
@@ -116,6 +117,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         eval_data: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]] | None = None,
         scheme: Scheme = "default",
         eval_batch_size: int = 64,
+        log_every_n_steps: int | None = None,
         tokenizer: str | Callable[[str], Sequence[str]] = "whitespace",
         strict: bool = False,
         final_flush_seconds: float = 60.0,
@@ -133,6 +135,12 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             not isinstance(eval_data, tuple | list) or len(eval_data) != 2
         ):
             raise ValueError("eval_data must be a pair (x, y) of token lists and tag lists.")
+        if log_every_n_steps is not None and (
+            not isinstance(log_every_n_steps, int) or log_every_n_steps < 1
+        ):
+            raise ValueError(
+                f"log_every_n_steps must be a positive integer or None, got {log_every_n_steps!r}."
+            )
         if not isinstance(eval_batch_size, int) or eval_batch_size < 1:
             raise ValueError(
                 f"eval_batch_size must be a positive integer, got {eval_batch_size!r}."
@@ -151,6 +159,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self.eval_data = eval_data
         self.scheme: Scheme = scheme
         self.eval_batch_size = eval_batch_size
+        self.log_every_n_steps = log_every_n_steps
         self.tokenizer = tokenizer
         self.strict = strict
         self.final_flush_seconds = float(final_flush_seconds)
@@ -164,6 +173,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self._logger: RunLogger | None = None
         self._step_offset: int | None = None
         self._next_step = 0
+        self._global_batch = 0
+        self._history: dict[str, list[tuple[int, float]]] = {}
         self._last_report: EntityReport | None = None
         self._last_report_epoch: int | None = None
         self._best_value: float | None = None
@@ -196,12 +207,26 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self._logger.queue_tags({**version_tags(), "kashgari_mlflow.task": self.task})
         self._next_step = self._next_free_step()
         self._logger.flush()
+        self._log_datasets()
 
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         """On the first epoch, shift steps past those an earlier ``fit`` logged in this run."""
         if self._step_offset is None:
             # With Keras' initial_epoch the count already continues; only close a gap.
             self._step_offset = max(0, self._next_step - epoch)
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        """With ``log_every_n_steps``, queue the running batch metrics (sent at epoch end)."""
+        self._global_batch += 1
+        if not self.log_every_n_steps or self._global_batch % self.log_every_n_steps:
+            return
+        assert self._logger is not None
+        metrics = {
+            f"train_step/{key}": float(value)
+            for key, value in (logs or {}).items()
+            if _is_number(value) and key not in ("batch", "size")
+        }
+        self._logger.queue_metrics(metrics, self._global_batch)
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         """Log the epoch's Keras metrics and, when due, entity-level scores."""
@@ -217,6 +242,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
                 metrics.update(report_metrics(report))
         self._track_best(epoch, step, metrics)
         self._last_epoch = step
+        for key, value in metrics.items():
+            self._history.setdefault(key, []).append((step, value))
         self._logger.queue_metrics(metrics, step)
         self._logger.flush()
 
@@ -225,6 +252,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         assert self._logger is not None and self.context is not None
         try:
             self._log_best_epoch()
+            self._log_early_stopping_result()
             self._send_or_keep_queue()
             with fail_fast():
                 self._log_reports()
@@ -284,6 +312,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         params["entity_eval.scheme"] = self.scheme
         params["entity_eval.every_n_epochs"] = self.eval_every_n_epochs
         params["log_model"] = self.log_model
+        params.update(self._early_stopping_params())
         return {key: value for key, value in params.items() if value is not None}
 
     def _next_free_step(self) -> int:
@@ -387,29 +416,105 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             self._best_epoch,
         )
 
+    def _logged_report(self) -> EntityReport | None:
+        """The entity report of the epoch whose weights are logged."""
+        if self.log_model == "best" and self._best_report is not None:
+            return self._best_report
+        return self._last_report
+
     def _log_reports(self) -> None:
-        report = (
-            self._best_report
-            if self.log_model == "best" and self._best_report
-            else self._last_report
-        )
+        """Reports, label list, config, model summary and charts, as run artifacts."""
         assert self._logger is not None and self.context is not None
-        labels = model_params(self.context.kash_model).get("labels", [])
+        kash_model = self.context.kash_model
+        report = self._logged_report()
+        client, run_id = self._logger.client, self.active_run_id
         try:
-            client = self._logger.client
-            client.log_dict(self.active_run_id, {"labels": labels}, "kashgari/labels.json")
-            client.log_dict(
-                self.active_run_id,
-                _model_config(self.context.kash_model),
-                "kashgari/model_config.json",
-            )
+            labels = model_params(kash_model).get("labels", [])
+            client.log_dict(run_id, {"labels": labels}, "kashgari/labels.json")
+            client.log_dict(run_id, _model_config(kash_model), "kashgari/model_config.json")
+            client.log_text(run_id, _model_summary(self.model), "kashgari/model_summary.txt")
             if report is not None:
-                client.log_text(self.active_run_id, report.to_text(), "entity_report/report.txt")
-                client.log_dict(self.active_run_id, report.to_dict(), "entity_report/report.json")
+                client.log_text(run_id, report.to_text(), "entity_report/report.txt")
+                client.log_dict(run_id, report.to_dict(), "entity_report/report.json")
+            self._log_charts(report)
         except Exception as err:
             if self.strict:
                 raise
             warnings.warn(f"Could not log the run's reports: {err}", TrackingWarning, stacklevel=2)
+
+    def _log_charts(self, report: EntityReport | None) -> None:
+        assert self._logger is not None
+        try:
+            from kashgari_mlflow._plots import f1_by_type, learning_curves
+        except ImportError:  # matplotlib is optional for charts
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            curves = os.path.join(folder, "learning_curves.png")
+            if learning_curves(self._history, curves):
+                self._logger.client.log_artifact(self.active_run_id, curves, "plots")
+            if report is not None:
+                bars = os.path.join(folder, "entity_f1_by_type.png")
+                scores = {name: score.f1 for name, score in report.per_type.items()}
+                if f1_by_type(scores, bars, "Entity F1 by type (validation)"):
+                    self._logger.client.log_artifact(self.active_run_id, bars, "plots")
+
+    def _log_datasets(self) -> None:
+        """Record the training and evaluation corpora with ``mlflow.log_input``."""
+        from kashgari_mlflow._datasets import log_datasets, make_dataset
+
+        assert self._logger is not None and self.context is not None
+        datasets = []
+        if self.context.train_x is not None:
+            datasets.append(
+                (make_dataset(self.context.train_x, self.context.train_y, "train"), "training")
+            )
+        evaluation = self._evaluation_data()
+        if evaluation is not None:
+            name = "eval_data" if self.eval_data is not None else "validation"
+            datasets.append((make_dataset(evaluation[0], evaluation[1], name), "validation"))
+        if not datasets:
+            return
+        try:
+            with fail_fast():
+                log_datasets(self._logger.client, str(self.active_run_id), datasets)
+        except Exception as err:
+            if self.strict:
+                raise
+            warnings.warn(f"Could not log the datasets: {err}", TrackingWarning, stacklevel=2)
+
+    def _early_stopping(self) -> Any:
+        assert self.context is not None
+        for callback in self.context.callbacks:
+            if isinstance(callback, tf.keras.callbacks.EarlyStopping):
+                return callback
+        return None
+
+    def _early_stopping_params(self) -> dict[str, Any]:
+        stopper = self._early_stopping()
+        if stopper is None:
+            return {}
+        return {
+            "early_stopping.monitor": stopper.monitor,
+            "early_stopping.patience": stopper.patience,
+            "early_stopping.min_delta": abs(stopper.min_delta),
+            "early_stopping.mode": "max" if stopper.monitor_op is np.greater else "min",
+            "early_stopping.restore_best_weights": stopper.restore_best_weights,
+            "early_stopping.baseline": stopper.baseline,
+        }
+
+    def _log_early_stopping_result(self) -> None:
+        stopper = self._early_stopping()
+        if stopper is None or self._logger is None:
+            return
+        offset = self._step_offset or 0
+        metrics: dict[str, float] = {}
+        if stopper.stopped_epoch:
+            metrics["stopped_epoch"] = stopper.stopped_epoch + offset
+        best_epoch = getattr(stopper, "best_epoch", None)
+        if stopper.restore_best_weights and stopper.stopped_epoch and best_epoch is not None:
+            metrics["restored_epoch"] = best_epoch + offset
+        if metrics:
+            self._logger.queue_metrics(metrics, self._last_epoch or 0)
 
     def _log_trained_model(self) -> None:
         from kashgari_mlflow.flavor import log_model
@@ -534,6 +639,12 @@ def _env_tags() -> dict[str, Any]:
     if not isinstance(tags, dict):
         raise ValueError(f"MLFLOW_TAGS must be a JSON object, got {raw!r}.")
     return tags
+
+
+def _model_summary(tf_model: Any) -> str:
+    lines: list[str] = []
+    tf_model.summary(print_fn=lines.append, line_length=110)
+    return "\n".join(lines) + "\n"
 
 
 def _model_config(kash_model: Any) -> dict[str, Any]:

@@ -1,0 +1,59 @@
+"""Charts logged at the end of training, drawn without pyplot's global state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=110)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def learning_curves(history: Mapping[str, Sequence[tuple[int, float]]], path: str) -> bool:
+    """Plot loss curves and entity F1 by epoch; return False when there is nothing to draw."""
+    panels = [
+        ("loss", [key for key in ("loss", "val_loss") if history.get(key)]),
+        (
+            "entity F1",
+            [key for key in ("val_entity_f1", "val_entity_macro_f1") if history.get(key)],
+        ),
+    ]
+    panels = [(title, keys) for title, keys in panels if keys]
+    if not panels:
+        return False
+    figure = _figure(5.0 * len(panels), 3.6)
+    for index, (title, keys) in enumerate(panels, start=1):
+        axes = figure.add_subplot(1, len(panels), index)
+        for key in keys:
+            steps, values = zip(*history[key], strict=True)
+            axes.plot(steps, values, marker="o", label=key)
+        axes.set_title(title)
+        axes.set_xlabel("epoch")
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    return True
+
+
+def f1_by_type(scores: Mapping[str, float], path: str, title: str) -> bool:
+    """Horizontal bar chart of F1 per entity type; return False when there are no types."""
+    if not scores:
+        return False
+    names = sorted(scores, key=lambda name: scores[name])
+    figure = _figure(6.0, 0.45 * len(names) + 1.4)
+    axes = figure.add_subplot(1, 1, 1)
+    bars = axes.barh(names, [scores[name] for name in names], color="#3b7dd8")
+    axes.bar_label(bars, fmt="%.3f", padding=3)
+    axes.set_xlim(0, 1.1)
+    axes.set_xlabel("F1")
+    axes.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path)
+    return True

@@ -1,0 +1,104 @@
+"""Artifacts, datasets, early stopping, step logging, params limits, nesting and resuming."""
+
+import json
+
+import mlflow
+import pytest
+import tensorflow as tf
+
+from kashgari_mlflow import MlflowCallback
+from kashgari_mlflow._params import make_safe
+
+from .conftest import make_tiny_model
+
+
+@pytest.fixture(scope="module")
+def data(demo_data):
+    train_x, train_y, dev_x, dev_y = demo_data
+    return train_x[:96], train_y[:96], dev_x[:32], dev_y[:32]
+
+
+def fit(data, callbacks, epochs=2):
+    train_x, train_y, dev_x, dev_y = data
+    model = make_tiny_model(data=(train_x, train_y))
+    model.fit(
+        train_x, train_y, dev_x, dev_y, batch_size=32, epochs=epochs,
+        callbacks=list(callbacks), fit_kwargs={"verbose": 0},
+    )  # fmt: skip
+    return model
+
+
+def test_artifacts_and_datasets_of_a_run(data, tracking_uri):
+    callback = MlflowCallback(log_model=False)
+    fit(data, [callback])
+    client = mlflow.MlflowClient()
+    run_id = callback.active_run_id
+
+    def listing(folder):
+        return {a.path for a in client.list_artifacts(run_id, folder)}
+
+    assert listing("plots") == {"plots/learning_curves.png", "plots/entity_f1_by_type.png"}
+    assert listing("kashgari") == {
+        "kashgari/labels.json",
+        "kashgari/model_config.json",
+        "kashgari/model_summary.txt",
+    }
+    png = client.download_artifacts(run_id, "plots/learning_curves.png")
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    summary = open(client.download_artifacts(run_id, "kashgari/model_summary.txt")).read()
+    assert "Total params" in summary
+
+    inputs = client.get_run(run_id).inputs.dataset_inputs
+    by_context = {i.tags[0].value: i.dataset for i in inputs}
+    assert set(by_context) == {"training", "validation"}
+    profile = json.loads(by_context["training"].profile)
+    assert profile["sentences"] == 96
+    assert profile["tokens"] == sum(len(s) for s in data[0])
+    assert set(profile["entities"]) == {"PER", "LOC", "ORG"}
+    assert len(by_context["training"].digest) == 8
+
+
+def test_early_stopping_settings_and_epochs_are_logged(data, tracking_uri):
+    stopper = tf.keras.callbacks.EarlyStopping(
+        monitor="loss", patience=1, min_delta=100.0, restore_best_weights=True
+    )
+    callback = MlflowCallback(log_model=False)
+    fit(data, [stopper, callback], epochs=6)
+    run = mlflow.MlflowClient().get_run(callback.active_run_id)
+    assert run.data.params["early_stopping.monitor"] == "loss"
+    assert run.data.params["early_stopping.patience"] == "1"
+    assert run.data.params["early_stopping.restore_best_weights"] == "True"
+    assert run.data.metrics["stopped_epoch"] == stopper.stopped_epoch
+    assert run.data.metrics["restored_epoch"] == stopper.best_epoch
+
+
+def test_log_every_n_steps_logs_batch_metrics_at_global_steps(data, tracking_uri):
+    callback = MlflowCallback(log_model=False, log_every_n_steps=2, eval_every_n_epochs=0)
+    fit(data, [callback], epochs=2)  # 3 batches an epoch: global batches 2, 4, 6
+    history = mlflow.MlflowClient().get_metric_history(callback.active_run_id, "train_step/loss")
+    assert sorted(m.step for m in history) == [2, 4, 6]
+
+
+def test_long_param_values_are_truncated_with_a_warning():
+    with pytest.warns(UserWarning, match=r"longer than MLflow's limit of 6000"):
+        safe = make_safe({"labels": ["x" * 50] * 500, "bad key?": 1})
+    assert len(safe["labels"]) == 6000
+    assert safe["labels"].endswith("...[truncated]")
+    assert "bad key_" in safe
+
+
+def test_nested_run_and_resume_by_run_id(data, tracking_uri, monkeypatch):
+    with mlflow.start_run() as parent:
+        child = MlflowCallback(log_model=False, nested=True, eval_every_n_epochs=0)
+        fit(data, [child], epochs=1)
+        assert mlflow.active_run().info.run_id == parent.info.run_id
+    client = mlflow.MlflowClient()
+    child_run = client.get_run(child.active_run_id)
+    assert child_run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert child_run.info.status == "FINISHED"
+
+    monkeypatch.setenv("MLFLOW_RUN_ID", child.active_run_id)
+    resumed = MlflowCallback(log_model=False, eval_every_n_epochs=0)
+    fit(data, [resumed], epochs=1)
+    assert resumed.active_run_id == child.active_run_id
+    assert sorted(m.step for m in client.get_metric_history(child.active_run_id, "loss")) == [0, 1]
