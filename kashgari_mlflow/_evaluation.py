@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kashgari_mlflow._entities import Scheme
-from kashgari_mlflow._metrics import EntityReport, entity_report
+from kashgari_mlflow._metrics import EntityReport, entity_report, label_report
 from kashgari_mlflow._tagger import Tagger
 
 _UNSAFE_KEY_CHARS = re.compile(r"[^\w\-. /]")
@@ -38,6 +38,18 @@ def evaluate_entities(
         )
     predicted = Tagger.from_kashgari(kash_model).predict_tags(x, batch_size=batch_size)
     return entity_report(y, predicted, scheme=scheme)
+
+
+def evaluate_classes(
+    kash_model: Any, x: Sequence[Sequence[str]], y: Sequence[Any], *, batch_size: int
+) -> EntityReport:
+    """Per-class scores of a Kashgari classification model on ``(x, y)``."""
+    if len(x) != len(y):
+        raise ValueError(
+            f"Evaluation data has {len(x)} samples but {len(y)} labels; pass one label per sample."
+        )
+    predicted = kash_model.predict(x, batch_size=batch_size, predict_kwargs={"verbose": 0})
+    return label_report(y, predicted)
 
 
 def report_metrics(report: EntityReport, prefix: str = "val_entity") -> dict[str, float]:

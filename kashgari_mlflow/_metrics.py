@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kashgari_mlflow._entities import Scheme, Span, extract_spans
 
@@ -116,6 +117,12 @@ def entity_report(
     support = Counter(span.type for _, span in gold)
     predicted_count = Counter(span.type for _, span in predicted)
     hits = Counter(span.type for _, span in gold & predicted)
+    return _aggregate(support, predicted_count, hits)
+
+
+def _aggregate(
+    support: Counter[str], predicted_count: Counter[str], hits: Counter[str]
+) -> EntityReport:
     types = sorted(set(support) | set(predicted_count))
     per_type = {t: _score(hits[t], predicted_count[t], support[t]) for t in types}
 
@@ -135,3 +142,35 @@ def entity_report(
         mean("precision", by_support), mean("recall", by_support), mean("f1", by_support), total
     )
     return EntityReport(micro=micro, macro=macro, weighted=weighted, per_type=per_type)
+
+
+def label_report(y_true: Sequence[Any], y_pred: Sequence[Any]) -> EntityReport:
+    """Per-class precision, recall and F1 of a text classifier.
+
+    Each sample's gold and predicted labels may be one label or, for a
+    multi-label model, a list of labels; a sample contributes one decision per
+    label. For single-label data the micro scores all equal accuracy.
+
+    Raises:
+        ValueError: If the two lists differ in length.
+    """
+    if len(y_true) != len(y_pred):
+        raise ValueError(
+            f"y_true has {len(y_true)} samples but y_pred has {len(y_pred)}: pass one "
+            "prediction per sample."
+        )
+
+    def as_set(labels: Any) -> set[str]:
+        if isinstance(labels, list | tuple | set):
+            return {str(label) for label in labels}
+        return {str(labels)}
+
+    support: Counter[str] = Counter()
+    predicted: Counter[str] = Counter()
+    hits: Counter[str] = Counter()
+    for gold, pred in zip(y_true, y_pred, strict=True):
+        gold_set, pred_set = as_set(gold), as_set(pred)
+        support.update(gold_set)
+        predicted.update(pred_set)
+        hits.update(gold_set & pred_set)
+    return _aggregate(support, predicted, hits)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -63,6 +65,11 @@ class RunLogger:
         self._pending_tags: dict[str, str] = {}
         self._warned = False
         self.failures = 0
+        # Sends are serialised; the queue itself is only appended to at the tail
+        # while a send removes from the head, both atomic under the GIL.
+        self._send_lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._background: Future[bool] | None = None
 
     @property
     def pending(self) -> int:
@@ -156,7 +163,44 @@ class RunLogger:
         self._pending_tags.clear()
         return path
 
+    @property
+    def has_background_flush(self) -> bool:
+        """Whether a background flush was started and not yet waited for."""
+        return self._background is not None
+
+    def flush_in_background(self) -> None:
+        """Start a :meth:`flush` on a worker thread (one at a time) and return at once.
+
+        Raises:
+            Exception: With ``strict=True``, the error of the previous background flush.
+        """
+        previous = self._background
+        if previous is not None:
+            if not previous.done():
+                return  # the running flush sends what was queued meanwhile, or the next one will
+            previous.result()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kashgari-mlflow")
+        self._background = self._executor.submit(self.flush)
+
+    def wait_for_background(self) -> None:
+        """Let a background flush finish and stop the worker thread.
+
+        Raises:
+            Exception: With ``strict=True``, the error of the background flush.
+        """
+        background, self._background = self._background, None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if background is not None:
+            background.result()
+
     def _send(self) -> bool:
+        with self._send_lock:
+            return self._send_locked()
+
+    def _send_locked(self) -> bool:
         from mlflow.entities import Param, RunTag
 
         _, _, per_batch = mlflow_limits()

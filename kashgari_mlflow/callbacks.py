@@ -16,7 +16,7 @@ import tensorflow as tf
 from kashgari_mlflow._compat import task_of
 from kashgari_mlflow._discovery import FitContext, find_fit_context
 from kashgari_mlflow._entities import SCHEMES, Scheme
-from kashgari_mlflow._evaluation import evaluate_entities, report_metrics
+from kashgari_mlflow._evaluation import evaluate_classes, evaluate_entities, report_metrics
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._params import model_params, version_tags
 from kashgari_mlflow._run_logger import RunLogger, TrackingWarning, fail_fast
@@ -92,6 +92,9 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         strict: Raise tracking errors instead of warning and retrying later.
         final_flush_seconds: How long the end of training waits for an unreachable
             tracking server before writing unsent metrics to a local JSON file.
+        log_every_n_steps: Also log the running batch metrics every N batches.
+        synchronous: ``False`` sends each epoch's metrics from a worker thread, so
+            training does not wait for the tracking server; all is sent by train end.
 
     Example:
         >>> from kashgari.tasks.labeling import BiLSTM_CRF_Model  # doctest: +SKIP
@@ -118,6 +121,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         scheme: Scheme = "default",
         eval_batch_size: int = 64,
         log_every_n_steps: int | None = None,
+        synchronous: bool = True,
         tokenizer: str | Callable[[str], Sequence[str]] = "whitespace",
         strict: bool = False,
         final_flush_seconds: float = 60.0,
@@ -160,6 +164,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self.scheme: Scheme = scheme
         self.eval_batch_size = eval_batch_size
         self.log_every_n_steps = log_every_n_steps
+        self.synchronous = synchronous
         self.tokenizer = tokenizer
         self.strict = strict
         self.final_flush_seconds = float(final_flush_seconds)
@@ -239,13 +244,17 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             report = self._evaluate()
             if report is not None:
                 self._last_report, self._last_report_epoch = report, step
-                metrics.update(report_metrics(report))
+                prefix = "val_entity" if self.task == "labeling" else "val_class"
+                metrics.update(report_metrics(report, prefix))
         self._track_best(epoch, step, metrics)
         self._last_epoch = step
         for key, value in metrics.items():
             self._history.setdefault(key, []).append((step, value))
         self._logger.queue_metrics(metrics, step)
-        self._logger.flush()
+        if self.synchronous:
+            self._logger.flush()
+        else:
+            self._logger.flush_in_background()
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         """Log the model and reports, send anything still queued, close our run."""
@@ -346,8 +355,6 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         return self.context.valid_x, self.context.valid_y
 
     def _entity_eval_due(self, epoch: int) -> bool:
-        if self.task != "labeling":
-            return False
         if self.eval_every_n_epochs == 0 or self._evaluation_data() is None:
             return False
         last = (self.params.get("epochs") or 0) - 1
@@ -356,6 +363,10 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
     def _evaluate(self) -> EntityReport | None:
         data = self._evaluation_data()
         assert data is not None and self.context is not None
+        if self.task == "classification":
+            return evaluate_classes(
+                self.context.kash_model, data[0], data[1], batch_size=self.eval_batch_size
+            )
         return evaluate_entities(
             self.context.kash_model,
             data[0],
@@ -368,8 +379,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         """Metric that picks the best epoch, and whether higher is better."""
         if self.monitor:
             name = self.monitor
-        elif self.task == "labeling" and self.eval_every_n_epochs and self._evaluation_data():
-            name = "val_entity_f1"
+        elif self.eval_every_n_epochs and self._evaluation_data():
+            name = "val_entity_f1" if self.task == "labeling" else "val_class_f1"
         elif self._evaluation_data() is not None:
             name = "val_loss"
         else:
@@ -395,6 +406,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
     def _send_or_keep_queue(self) -> None:
         """Wait up to ``final_flush_seconds`` for the server; else save the queue to a file."""
         assert self._logger is not None
+        self._logger.wait_for_background()
         if self._logger.flush_until(self.final_flush_seconds):
             return
         path = self._logger.dump_pending()
@@ -434,8 +446,9 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             client.log_dict(run_id, _model_config(kash_model), "kashgari/model_config.json")
             client.log_text(run_id, _model_summary(self.model), "kashgari/model_summary.txt")
             if report is not None:
-                client.log_text(run_id, report.to_text(), "entity_report/report.txt")
-                client.log_dict(run_id, report.to_dict(), "entity_report/report.json")
+                folder = "entity_report" if self.task == "labeling" else "class_report"
+                client.log_text(run_id, report.to_text(), f"{folder}/report.txt")
+                client.log_dict(run_id, report.to_dict(), f"{folder}/report.json")
             self._log_charts(report)
         except Exception as err:
             if self.strict:
@@ -453,9 +466,10 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             if learning_curves(self._history, curves):
                 self._logger.client.log_artifact(self.active_run_id, curves, "plots")
             if report is not None:
-                bars = os.path.join(folder, "entity_f1_by_type.png")
+                kind = "entity" if self.task == "labeling" else "class"
+                bars = os.path.join(folder, f"{kind}_f1_by_type.png")
                 scores = {name: score.f1 for name, score in report.per_type.items()}
-                if f1_by_type(scores, bars, "Entity F1 by type (validation)"):
+                if f1_by_type(scores, bars, f"{kind.capitalize()} F1 by type (validation)"):
                     self._logger.client.log_artifact(self.active_run_id, bars, "plots")
 
     def _log_datasets(self) -> None:
@@ -587,7 +601,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
 
         assert self._logger is not None
         _OPEN_RUNS.pop(str(self.active_run_id), None)
-        if self._logger.pending:
+        if self._logger.pending or self._logger.has_background_flush:
             self._send_or_keep_queue()
         if not self._owns_run:
             return

@@ -1,6 +1,7 @@
 """Artifacts, datasets, early stopping, step logging, params limits, nesting and resuming."""
 
 import json
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -44,8 +45,8 @@ def test_artifacts_and_datasets_of_a_run(data, tracking_uri):
         "kashgari/model_summary.txt",
     }
     png = client.download_artifacts(run_id, "plots/learning_curves.png")
-    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    summary = open(client.download_artifacts(run_id, "kashgari/model_summary.txt")).read()
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = Path(client.download_artifacts(run_id, "kashgari/model_summary.txt")).read_text()
     assert "Total params" in summary
 
     inputs = client.get_run(run_id).inputs.dataset_inputs
@@ -102,3 +103,14 @@ def test_nested_run_and_resume_by_run_id(data, tracking_uri, monkeypatch):
     fit(data, [resumed], epochs=1)
     assert resumed.active_run_id == child.active_run_id
     assert sorted(m.step for m in client.get_metric_history(child.active_run_id, "loss")) == [0, 1]
+
+
+def test_asynchronous_logging_sends_everything_by_train_end(data, tracking_uri):
+    callback = MlflowCallback(log_model=False, synchronous=False, log_every_n_steps=1)
+    fit(data, [callback], epochs=3)
+    client = mlflow.MlflowClient()
+    run = client.get_run(callback.active_run_id)
+    assert run.info.status == "FINISHED"
+    for key in ("loss", "val_loss", "val_entity_f1"):
+        assert sorted(m.step for m in client.get_metric_history(run.info.run_id, key)) == [0, 1, 2]
+    assert len(client.get_metric_history(run.info.run_id, "train_step/loss")) == 9
