@@ -27,6 +27,8 @@ def learning_curves(history: Mapping[str, Sequence[tuple[int, float]]], path: st
     panels = [(title, keys) for title, keys in panels if keys]
     if not panels:
         return False
+    from matplotlib.ticker import MaxNLocator
+
     figure = _figure(5.0 * len(panels), 3.6)
     for index, (title, keys) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, len(panels), index)
@@ -35,6 +37,7 @@ def learning_curves(history: Mapping[str, Sequence[tuple[int, float]]], path: st
             axes.plot(steps, values, marker="o", label=key)
         axes.set_title(title)
         axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
         axes.legend()
     figure.tight_layout()
