@@ -114,3 +114,38 @@ def test_asynchronous_logging_sends_everything_by_train_end(data, tracking_uri):
     for key in ("loss", "val_loss", "val_entity_f1"):
         assert sorted(m.step for m in client.get_metric_history(run.info.run_id, key)) == [0, 1, 2]
     assert len(client.get_metric_history(run.info.run_id, "train_step/loss")) == 9
+
+
+def test_learning_rate_schedule_is_logged_each_epoch(data, tracking_uri):
+    train_x, train_y, _, _ = data
+    model = make_tiny_model()
+    model.build_model(train_x, train_y)
+    schedule = tf.keras.optimizers.schedules.ExponentialDecay(0.02, decay_steps=1, decay_rate=0.5)
+    model.compile_model(optimizer=tf.keras.optimizers.Adam(learning_rate=schedule))
+    callback = MlflowCallback(log_model=False, eval_every_n_epochs=0)
+    model.fit(train_x, train_y, batch_size=32, epochs=2, callbacks=[callback],
+              fit_kwargs={"verbose": 0})  # fmt: skip
+    client = mlflow.MlflowClient()
+    history = client.get_metric_history(callback.active_run_id, "learning_rate")
+    values = [m.value for m in sorted(history, key=lambda m: m.step)]
+    # The rate the epoch's last batch used: 3 batches an epoch, steps 0..2 then 3..5.
+    assert values == pytest.approx([0.02 * 0.5**2, 0.02 * 0.5**5])
+    params = client.get_run(callback.active_run_id).data.params
+    assert params["optimizer.learning_rate"] == "ExponentialDecay"
+    assert params["optimizer.learning_rate.decay_rate"] == "0.5"
+
+
+def test_registered_model_and_environment_settings(data, tracking_uri, monkeypatch):
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "from-env")
+    monkeypatch.setenv("MLFLOW_NESTED_RUN", "true")
+    with mlflow.start_run() as parent:
+        callback = MlflowCallback(registered_model_name="wnut-ner", eval_every_n_epochs=0)
+        fit(data, [callback], epochs=1)
+    client = mlflow.MlflowClient()
+    run = client.get_run(callback.active_run_id)
+    assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert mlflow.get_experiment(run.info.experiment_id).name == "from-env"
+    (version,) = client.search_model_versions("name='wnut-ner'")
+    assert int(version.version) == 1
+    pyfunc = mlflow.pyfunc.load_model("models:/wnut-ner/1")
+    assert len(pyfunc.predict(["John lives in Paris"])[0]["tags"]) == 4
