@@ -65,6 +65,17 @@ def make_tiny_model(
     return model
 
 
+def fit_tiny(data: Any, callbacks: Any = (), epochs: int = 2, model: Any = None) -> Any:
+    """Fit a tiny model (a new one unless given) on ``(train_x, train_y, dev_x, dev_y)``."""
+    train_x, train_y, dev_x, dev_y = data
+    model = model or make_tiny_model(data=(train_x, train_y))
+    model.fit(
+        train_x, train_y, dev_x, dev_y, batch_size=32, epochs=epochs,
+        callbacks=list(callbacks), fit_kwargs={"verbose": 0},
+    )  # fmt: skip
+    return model
+
+
 @pytest.fixture(scope="session")
 def trained_model(demo_data: Any) -> Any:
     """A tiny BiLSTM-CRF trained on the demo corpus until it tags it well."""

@@ -3,7 +3,7 @@ import pytest
 
 from kashgari_mlflow import MlflowCallback
 
-from .conftest import make_tiny_model
+from .conftest import fit_tiny
 
 EPOCHS = 2
 
@@ -15,19 +15,7 @@ def small_data(demo_data):
 
 
 def fit(data, callback, epochs=EPOCHS, model=None):
-    train_x, train_y, dev_x, dev_y = data
-    model = model or make_tiny_model(data=(train_x, train_y))
-    model.fit(
-        train_x,
-        train_y,
-        dev_x,
-        dev_y,
-        batch_size=32,
-        epochs=epochs,
-        callbacks=[callback],
-        fit_kwargs={"verbose": 0},
-    )
-    return model
+    return fit_tiny(data, [callback], epochs=epochs, model=model)
 
 
 def steps(client, run_id, key):

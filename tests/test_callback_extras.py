@@ -10,7 +10,7 @@ import tensorflow as tf
 from kashgari_mlflow import MlflowCallback
 from kashgari_mlflow._params import make_safe
 
-from .conftest import make_tiny_model
+from .conftest import fit_tiny, make_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -20,13 +20,7 @@ def data(demo_data):
 
 
 def fit(data, callbacks, epochs=2):
-    train_x, train_y, dev_x, dev_y = data
-    model = make_tiny_model(data=(train_x, train_y))
-    model.fit(
-        train_x, train_y, dev_x, dev_y, batch_size=32, epochs=epochs,
-        callbacks=list(callbacks), fit_kwargs={"verbose": 0},
-    )  # fmt: skip
-    return model
+    return fit_tiny(data, callbacks, epochs=epochs)
 
 
 def test_artifacts_and_datasets_of_a_run(data, tracking_uri):

@@ -10,7 +10,7 @@ import tensorflow as tf
 import kashgari_mlflow
 from kashgari_mlflow import MlflowCallback
 
-from .conftest import ROOT, make_tiny_model
+from .conftest import ROOT, fit_tiny
 
 
 class Explode(tf.keras.callbacks.Callback):
@@ -36,19 +36,7 @@ def autologging():
 
 
 def fit(data, callbacks=(), epochs=2):
-    train_x, train_y, dev_x, dev_y = data
-    model = make_tiny_model(data=(train_x, train_y))
-    model.fit(
-        train_x,
-        train_y,
-        dev_x,
-        dev_y,
-        batch_size=32,
-        epochs=epochs,
-        callbacks=list(callbacks),
-        fit_kwargs={"verbose": 0},
-    )
-    return model
+    return fit_tiny(data, callbacks, epochs=epochs)
 
 
 def runs():
