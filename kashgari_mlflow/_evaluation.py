@@ -25,8 +25,12 @@ def evaluate_entities(
     *,
     scheme: Scheme,
     batch_size: int,
+    tagger: Tagger | None = None,
 ) -> EntityReport:
     """One forward pass over ``x`` and an entity-level report against ``y``.
+
+    Pass the same ``tagger`` on every call of one training so that its graph
+    is traced only once.
 
     Raises:
         ValueError: If ``x`` and ``y`` differ in length, sentence for sentence.
@@ -36,7 +40,8 @@ def evaluate_entities(
             f"Evaluation data has {len(x)} sentences but {len(y)} tag sequences; pass one tag "
             "list per sentence."
         )
-    predicted = Tagger.from_kashgari(kash_model).predict_tags(x, batch_size=batch_size)
+    tagger = tagger or Tagger.from_kashgari(kash_model)
+    predicted = tagger.predict_tags(x, batch_size=batch_size)
     return entity_report(y, predicted, scheme=scheme)
 
 

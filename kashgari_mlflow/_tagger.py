@@ -83,8 +83,8 @@ class Tagger:
         self.tf_model = tf_model
         self.encoding = encoding
         self.labels = list(labels)
-        self._warm_lock = threading.Lock()
-        self._warm = False
+        self._trace_lock = threading.Lock()
+        self._label_ids: Any = None
 
     @classmethod
     def from_kashgari(cls, kash_model: Any) -> Tagger:
@@ -190,20 +190,36 @@ class Tagger:
         """Argmax label ids for one batch, shape ``(len(sentences), longest + 2)``."""
         length = max(len(sentence) for sentence in sentences) + 2
         inputs = self.encoding.encode(sentences, length)
-        self._warm_up(inputs)
-        scores = self.tf_model.predict_on_batch(inputs)
-        return np.asarray(scores).argmax(-1)
+        if self.encoding.segment:
+            return self._label_id_function()(*inputs).numpy()
+        return self._label_id_function()(inputs).numpy()
 
-    def _warm_up(self, inputs: Any) -> None:
-        # Keras builds its predict function lazily and not thread-safely: the
-        # first call runs under a lock so concurrent requests do not race it.
-        if self._warm:
-            return
-        with self._warm_lock:
-            if not self._warm:
-                self.tf_model.predict_on_batch(inputs)
-                self._warm = True
+    def _label_id_function(self) -> Any:
+        """The network plus argmax as one graph, traced once for every batch shape.
+
+        Keras' ``predict_on_batch`` traces its graph again for new batch shapes
+        (seconds each, on every first evaluation); an input signature with
+        unknown batch and length dimensions is traced once. Tracing runs under a
+        lock so concurrent first requests do not race it.
+        """
+        if self._label_ids is None:
+            with self._trace_lock:
+                if self._label_ids is None:
+                    self._label_ids = _trace(self.tf_model, self.encoding.segment)
+        return self._label_ids
 
     def _tag(self, label_id: int) -> str:
         label = self.labels[label_id] if label_id < len(self.labels) else OUTSIDE
         return OUTSIDE if is_internal_label(label) else label
+
+
+def _trace(tf_model: Any, segment: bool) -> Any:
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, None], tf.int32)
+
+    def label_ids(*inputs: Any) -> Any:
+        network_input = list(inputs) if segment else inputs[0]
+        return tf.argmax(tf_model(network_input, training=False), axis=-1)
+
+    return tf.function(label_ids, input_signature=[spec, spec] if segment else [spec])

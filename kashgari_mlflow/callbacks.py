@@ -20,6 +20,7 @@ from kashgari_mlflow._evaluation import evaluate_classes, evaluate_entities, rep
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._params import model_params, version_tags
 from kashgari_mlflow._run_logger import RunLogger, TrackingWarning, fail_fast
+from kashgari_mlflow._tagger import Tagger
 
 LogModel = Literal["best", "last"] | bool
 
@@ -180,6 +181,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self._next_step = 0
         self._global_batch = 0
         self._history: dict[str, list[tuple[int, float]]] = {}
+        self._tagger: Tagger | None = None
         self._last_report: EntityReport | None = None
         self._last_report_epoch: int | None = None
         self._best_value: float | None = None
@@ -367,12 +369,15 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             return evaluate_classes(
                 self.context.kash_model, data[0], data[1], batch_size=self.eval_batch_size
             )
+        if self._tagger is None:
+            self._tagger = Tagger.from_kashgari(self.context.kash_model)
         return evaluate_entities(
             self.context.kash_model,
             data[0],
             data[1],
             scheme=self.scheme,
             batch_size=self.eval_batch_size,
+            tagger=self._tagger,
         )
 
     def _monitor(self) -> tuple[str, bool]:
