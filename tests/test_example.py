@@ -28,7 +28,7 @@ def test_main_job_trains_logs_loads_and_predicts(tmp_path: Path):
     import mlflow
     import yaml
 
-    out = run_example(tmp_path, "--epochs", "3")
+    out = run_example(tmp_path, "--epochs", "4")
     run_id = re.search(r"Run id: (\w+)", out).group(1)
     assert "entities: John (PER)" in out
     assert (tmp_path / "mlflow.db").is_file()
@@ -39,7 +39,7 @@ def test_main_job_trains_logs_loads_and_predicts(tmp_path: Path):
     assert len(run.data.params) >= 10
     assert any(key.startswith("hyper_parameters.") for key in run.data.params)
     for key in ("loss", "val_loss"):
-        assert sorted(m.step for m in client.get_metric_history(run_id, key)) == [0, 1, 2]
+        assert sorted(m.step for m in client.get_metric_history(run_id, key)) == [0, 1, 2, 3]
     (model,) = client.search_logged_models([run.info.experiment_id])
     assert model.name == "model"
 
