@@ -19,9 +19,6 @@ import numpy as np
 
 from kashgari_mlflow._entities import OUTSIDE, is_internal_label
 
-MODEL_CONFIG_FILE = "model_config.json"
-MODEL_WEIGHTS_FILE = "model_weights.h5"
-
 
 @dataclass(frozen=True)
 class TextEncoding:
