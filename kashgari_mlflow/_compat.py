@@ -84,3 +84,50 @@ def model_log_name_kwargs(model_log: Callable[..., Any], name: str) -> dict[str,
     if "name" in inspect.signature(model_log).parameters:
         return {"artifact_path": None, "name": name}
     return {"artifact_path": name}
+
+
+_RAW_JSON_KEYS = ("inputs", "instances")
+
+
+def pass_raw_json_inputs(flavor_name: str) -> None:
+    """Let MLflow's JSON parsing hand a ``flavor_name`` model its ``inputs`` as sent.
+
+    With no input schema, MLflow's scoring server (``mlflow models serve``,
+    ``mlflow models predict``, ``validate_serving_input``) turns ``{"inputs": x}``
+    into ``np.array(x)``: ragged token lists fail with "inhomogeneous shape" and
+    numbers inside token lists silently become strings. For models of this
+    flavor only, ``inputs``/``instances`` reach ``predict`` as the JSON value
+    itself, so the model can accept ragged lists and reject bad tokens with its
+    own message. ``dataframe_split``/``dataframe_records`` and every other
+    model keep MLflow's parsing. A no-op if MLflow's private parser has
+    changed shape.
+    """
+    try:
+        from mlflow.pyfunc import scoring_server
+    except ImportError:  # pragma: no cover - mlflow is a hard dependency
+        return
+    original = getattr(scoring_server, "_parse_json_data", None)
+    parsed_type = getattr(scoring_server, "ParsedJsonInput", None)
+    decode = getattr(scoring_server, "_decode_json_input", None)
+    if original is None or parsed_type is None or decode is None:
+        return
+    if getattr(original, "_kashgari_mlflow_flavors", None) is not None:
+        original._kashgari_mlflow_flavors.add(flavor_name)
+        return
+    flavors = {flavor_name}
+
+    def parse_json_data(data: Any, metadata: Any, input_schema: Any) -> Any:
+        own_model = input_schema is None and bool(
+            flavors.intersection(getattr(metadata, "flavors", None) or {})
+        )
+        if own_model:
+            payload = decode(data)
+            keys = set(payload) - {"params"} if isinstance(payload, dict) else set()
+            if len(keys) == 1 and keys <= set(_RAW_JSON_KEYS):
+                return parsed_type(payload[keys.pop()], payload.get("params"), False)
+            data = payload
+        return original(data, metadata, input_schema)
+
+    parse_json_data._kashgari_mlflow_flavors = flavors  # type: ignore[attr-defined]
+    parse_json_data.__wrapped__ = original  # type: ignore[attr-defined]
+    scoring_server._parse_json_data = parse_json_data

@@ -332,9 +332,12 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Any:
     from mlflow.models import Model
     from mlflow.models.model import MLMODEL_FILE_NAME
 
+    from kashgari_mlflow._compat import pass_raw_json_inputs
     from kashgari_mlflow._pyfunc import KashgariNerPyfunc
     from kashgari_mlflow._tagger import Tagger
     from kashgari_mlflow._tokenizers import WHITESPACE, resolve_tokenizer
+
+    pass_raw_json_inputs(FLAVOR_NAME)
 
     model_root = os.path.dirname(os.path.abspath(path))
     flavor_conf: dict[str, Any] = {}
