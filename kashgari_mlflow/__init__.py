@@ -13,7 +13,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from kashgari_mlflow._compat import support_gensim4
 from kashgari_mlflow._version import __version__
+
+support_gensim4()  # Kashgari's WordEmbedding was written for gensim 3
 
 if TYPE_CHECKING:
     from kashgari_mlflow._autolog import autolog

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import importlib.metadata
+import importlib.util
 import inspect
 import logging
+import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -32,7 +35,64 @@ def import_kashgari(reason: str = "kashgari_mlflow needs it") -> ModuleType:
             f"Kashgari could not be imported ({err}); {reason}. Install it with: {INSTALL_HINT}"
         ) from err
     _quiet_kashgari_logger(module)
+    support_gensim4()
     return module
+
+
+def support_gensim4() -> None:
+    """Give gensim 4's ``KeyedVectors`` the gensim 3 names Kashgari's WordEmbedding reads.
+
+    Kashgari 2.0.2 reads ``KeyedVectors.index2word`` and ``index2entity``, which
+    gensim 4 (the only gensim with wheels for Python 3.11) replaced by
+    ``index_to_key`` and turned into errors. Both become read-only aliases of
+    ``index_to_key``: now if gensim is imported, else as soon as it is. A no-op
+    without gensim or with gensim 3.
+    """
+    module = sys.modules.get(_GENSIM_KEYED_VECTORS)
+    if module is not None:
+        _alias_gensim3_names(module)
+    elif importlib.util.find_spec("gensim") is not None and not any(
+        isinstance(finder, _AfterGensimImport) for finder in sys.meta_path
+    ):
+        sys.meta_path.insert(0, _AfterGensimImport())
+
+
+_GENSIM_KEYED_VECTORS = "gensim.models.keyedvectors"
+
+
+def _alias_gensim3_names(keyedvectors: ModuleType) -> None:
+    vectors_class = getattr(keyedvectors, "KeyedVectors", None)
+    if vectors_class is None or getattr(vectors_class, "_kashgari_mlflow_gensim3_names", False):
+        return
+    version = str(getattr(sys.modules.get("gensim"), "__version__", "0"))
+    major = version.split(".", 1)[0]
+    if not major.isdigit() or int(major) < 4:
+        return
+    index_to_key = property(lambda self: self.index_to_key)
+    vectors_class.index2word = index_to_key
+    vectors_class.index2entity = index_to_key
+    vectors_class._kashgari_mlflow_gensim3_names = True
+
+
+class _AfterGensimImport(importlib.abc.MetaPathFinder):
+    """One-shot import hook: alias the gensim 3 names right after gensim loads them."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != _GENSIM_KEYED_VECTORS:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        loader = getattr(spec, "loader", None)
+        if spec is None or loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        execute = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            execute(module)
+            _alias_gensim3_names(module)
+
+        loader.exec_module = exec_module
+        return spec
 
 
 def _quiet_kashgari_logger(kashgari: ModuleType) -> None:

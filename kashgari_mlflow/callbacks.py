@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import tensorflow as tf
 
-from kashgari_mlflow._compat import task_of
+from kashgari_mlflow._compat import support_gensim4, task_of
 from kashgari_mlflow._discovery import FitContext, find_fit_context
 from kashgari_mlflow._entities import SCHEMES, Scheme
 from kashgari_mlflow._evaluation import evaluate_classes, evaluate_entities, report_metrics
@@ -128,6 +128,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         final_flush_seconds: float = 60.0,
     ) -> None:
         super().__init__()
+        support_gensim4()  # before fit builds a WordEmbedding
         if log_model not in ("best", "last", True, False):
             raise ValueError(f"log_model must be 'best', 'last' or False, got {log_model!r}.")
         if scheme not in SCHEMES:

@@ -1,0 +1,225 @@
+"""Every Kashgari embedding, and user subclasses, round-trip through the flavor."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pytest
+
+import kashgari_mlflow
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _vocabulary(demo_data: Any) -> list[str]:
+    train_x, _, dev_x, _ = demo_data
+    return sorted({token for sentence in train_x + dev_x for token in sentence})
+
+
+def _fit(model: Any, demo_data: Any, epochs: int = 3, callbacks: Any = ()) -> Any:
+    import tensorflow as tf
+
+    train_x, train_y, dev_x, dev_y = demo_data
+    model.build_model(train_x, train_y)
+    model.compile_model(optimizer=tf.keras.optimizers.Adam(learning_rate=0.02))
+    model.fit(
+        train_x, train_y, dev_x, dev_y, batch_size=32, epochs=epochs,
+        callbacks=list(callbacks), fit_kwargs={"verbose": 0},
+    )  # fmt: skip
+    return model
+
+
+def _kashgari_tags(model: Any, sentences: list[list[str]]) -> list[list[str]]:
+    """Kashgari's own tags, with its internal labels ([PAD], [BOS]...) read as O like ours."""
+    return [
+        ["O" if tag.startswith("[") and tag.endswith("]") else tag for tag in tags]
+        for tags in model.predict(sentences, batch_size=16)
+    ]
+
+
+def _small_model_hyper(cls: Any) -> dict[str, Any]:
+    hyper = cls.default_hyper_parameters()
+    for layer in hyper.values():
+        if "units" in layer:
+            layer["units"] = 16
+    return dict(hyper)
+
+
+def test_word_embedding_from_a_gensim4_word2vec_file(demo_data, tmp_path, tracking_uri):
+    from gensim.models import KeyedVectors
+    from kashgari.embeddings import WordEmbedding
+    from kashgari.tasks.labeling import BiLSTM_CRF_Model
+
+    words = _vocabulary(demo_data)
+    vectors = KeyedVectors(vector_size=8)
+    vectors.add_vectors(words, np.random.default_rng(3).normal(size=(len(words), 8)))
+    w2v_path = tmp_path / "vectors.txt"
+    vectors.save_word2vec_format(str(w2v_path), binary=False)
+
+    embedding = WordEmbedding(str(w2v_path))
+    model = BiLSTM_CRF_Model(embedding, hyper_parameters=_small_model_hyper(BiLSTM_CRF_Model))
+    callback = kashgari_mlflow.MlflowCallback(log_model="last")
+    model = _fit(model, demo_data, callbacks=[callback])
+    dev_x = demo_data[2]
+    expected = _kashgari_tags(model, dev_x)
+
+    model_uri = f"runs:/{callback.active_run_id}/model"
+    # Kashgari's own loader rebuilds the WordEmbedding from the vectors file.
+    native = kashgari_mlflow.load_model(model_uri)
+    assert _kashgari_tags(native, dev_x) == expected
+
+    w2v_path.unlink()  # the pyfunc needs only the model: serving machines lack the vectors
+    answers = mlflow.pyfunc.load_model(model_uri).predict(dev_x)
+    assert [answer["tags"] for answer in answers] == expected
+
+
+def _tiny_bert_checkpoint(folder: Path, words: list[str]) -> tuple[Path, Path, Path]:
+    """A one-layer BERT with random weights, written as a TF checkpoint (no download)."""
+    from bert4keras.models import build_transformer_model
+
+    folder.mkdir()
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    config = folder / "bert_config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "hidden_size": 16,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "intermediate_size": 32,
+                "hidden_act": "gelu",
+                "hidden_dropout_prob": 0.0,
+                "attention_probs_dropout_prob": 0.0,
+                "max_position_embeddings": 64,
+                "type_vocab_size": 2,
+                "vocab_size": len(words) + 5,
+                "initializer_range": 0.02,
+            }
+        )
+    )
+    bert = build_transformer_model(
+        str(config), checkpoint_path=None, model="bert", return_keras_model=False
+    )
+    # bert4keras' own save_weights_as_checkpoint needs TF1 sessions: write the
+    # checkpoint under the variable names its loader reads, with TF2 ops.
+    import tensorflow as tf
+
+    names, values = [], []
+    for layer_name, variables in bert.variable_mapping().items():
+        layer = bert.layers.get(bert.prefixed(layer_name))
+        if layer is None:
+            continue
+        for name, weight in zip(variables, layer.trainable_weights, strict=False):
+            names.append(name)
+            values.append(tf.constant(weight.numpy()))
+    checkpoint = folder / "bert_model.ckpt"
+    tf.raw_ops.SaveV2(
+        prefix=str(checkpoint),
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
+        tensors=values,
+    )
+    return vocab, config, checkpoint
+
+
+def test_transformer_embedding_from_a_local_tiny_bert(demo_data, tmp_path):
+    from kashgari.embeddings import TransformerEmbedding
+    from kashgari.tasks.labeling import BiGRU_Model
+
+    vocab, config, checkpoint = _tiny_bert_checkpoint(tmp_path / "bert", _vocabulary(demo_data))
+    embedding = TransformerEmbedding(str(vocab), str(config), str(checkpoint), model_type="bert")
+    model = _fit(
+        BiGRU_Model(embedding, hyper_parameters=_small_model_hyper(BiGRU_Model)),
+        demo_data,
+        epochs=2,
+    )
+    dev_x = demo_data[2][:30]
+    expected = _kashgari_tags(model, dev_x)
+
+    kashgari_mlflow.save_model(model, str(tmp_path / "model"))
+    answers = mlflow.pyfunc.load_model(str(tmp_path / "model")).predict(dev_x)
+    assert [answer["tags"] for answer in answers] == expected
+
+
+SUBCLASS_MODULE = '''
+from kashgari.tasks.labeling import BiLSTM_Model
+
+
+class CompanyNER(BiLSTM_Model):
+    """A team's own model class: BiLSTM with its own defaults."""
+
+    @classmethod
+    def default_hyper_parameters(cls):
+        hyper = super().default_hyper_parameters()
+        hyper["layer_blstm"]["units"] = 12
+        return hyper
+'''
+
+
+def test_user_subclass_loads_through_code_paths(demo_data, tmp_path, monkeypatch):
+    from kashgari.embeddings import BareEmbedding
+
+    source = tmp_path / "src" / "company_models.py"
+    source.parent.mkdir()
+    source.write_text(SUBCLASS_MODULE)
+    monkeypatch.syspath_prepend(str(source.parent))
+    from company_models import CompanyNER  # type: ignore[import-not-found]
+
+    model = _fit(CompanyNER(BareEmbedding(embedding_size=16)), demo_data, epochs=2)
+    kashgari_mlflow.save_model(model, str(tmp_path / "model"), code_paths=[str(source)])
+    expected = _kashgari_tags(model, demo_data[2][:20])
+
+    # A fresh interpreter that has never seen company_models: only the model folder.
+    script = textwrap.dedent(
+        f"""
+        import json, mlflow, kashgari_mlflow
+        dev_x = json.loads({json.dumps(json.dumps(demo_data[2][:20]))})
+        native = kashgari_mlflow.load_model({str(tmp_path / "model")!r})
+        pyfunc = mlflow.pyfunc.load_model({str(tmp_path / "model")!r})
+        print(json.dumps({{
+            "class": type(native).__module__ + "." + type(native).__name__,
+            "native": [[t if not t.startswith("[") else "O" for t in tags]
+                       for tags in native.predict(dev_x)],
+            "pyfunc": [a["tags"] for a in pyfunc.predict(dev_x)],
+        }}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["class"] == "company_models.CompanyNER"
+    assert result["native"] == expected
+    assert result["pyfunc"] == expected
+
+
+def test_subclass_outside_code_paths_is_refused(demo_data, tmp_path, monkeypatch):
+    from kashgari.embeddings import BareEmbedding
+
+    source = tmp_path / "src" / "rogue_models.py"
+    source.parent.mkdir()
+    source.write_text(SUBCLASS_MODULE.replace("CompanyNER", "RogueNER"))
+    monkeypatch.syspath_prepend(str(source.parent))
+    from rogue_models import RogueNER  # type: ignore[import-not-found]
+
+    model = _fit(RogueNER(BareEmbedding(embedding_size=16)), demo_data, epochs=1)
+    kashgari_mlflow.save_model(model, str(tmp_path / "model"))
+    with pytest.raises(ValueError, match=r"rogue_models\.RogueNER"):
+        kashgari_mlflow.load_model(str(tmp_path / "model"))
+    trusted = kashgari_mlflow.load_model(str(tmp_path / "model"), allow_untrusted_classes=True)
+    assert type(trusted).__name__ == "RogueNER"
