@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -15,16 +16,20 @@ import tensorflow as tf
 
 from kashgari_mlflow._compat import support_gensim4, task_of
 from kashgari_mlflow._discovery import FitContext, find_fit_context
+from kashgari_mlflow._distributed import LOG_ON_ALL_WORKERS_ENV, worker_role
 from kashgari_mlflow._entities import SCHEMES, Scheme
 from kashgari_mlflow._evaluation import evaluate_classes, evaluate_entities, report_metrics
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._params import model_params, version_tags
+from kashgari_mlflow._redaction import Redactor
 from kashgari_mlflow._run_logger import RunLogger, TrackingWarning, fail_fast
 from kashgari_mlflow._tagger import Tagger
 
 LogModel = Literal["best", "last"] | bool
 
 _TRUE = ("1", "true", "yes", "on")
+
+_logger = logging.getLogger(__name__)
 
 #: Runs a callback started whose training has not ended, by run id. A fit that
 #: raises never reaches ``on_train_end``; these runs are closed as FAILED/KILLED
@@ -541,14 +546,6 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
 
         assert self.context is not None
         kash_model = self.context.kash_model
-        if self.task != "labeling":
-            warnings.warn(
-                f"The kashgari flavor saves labeling models only; this {self.task} model was "
-                "not logged. Pass log_model=False to silence this warning.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return
         restore = None
         if (
             self.log_model == "best"

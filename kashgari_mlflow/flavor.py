@@ -1,4 +1,4 @@
-"""The ``kashgari`` MLflow flavor: save, log and load Kashgari labeling models.
+"""The ``kashgari`` MLflow flavor: save, log and load Kashgari NER and classification models.
 
 A model saved by this flavor is a folder with:
 
@@ -9,7 +9,9 @@ A model saved by this flavor is a folder with:
   and MLflow, whether or not kashgari-mlflow is installed there;
 * ``MLmodel`` with two flavors: ``kashgari`` (native, loaded back as the
   original Kashgari class by :func:`load_model`) and ``python_function``
-  (``mlflow.pyfunc.load_model``, which does not need Kashgari at all);
+  (``mlflow.pyfunc.load_model``, which does not need Kashgari at all; NER
+  models answer tokens, tags and entity spans, classification models a label
+  and every label's probability);
 * ``requirements.txt``, ``conda.yaml`` and ``python_env.yaml`` that install
   with plain pip: TensorFlow, tensorflow-addons and MLflow, pinned to the
   versions the model was saved with. Kashgari is not listed because its stale
@@ -71,18 +73,19 @@ def _bundled_package_source(workdir: str) -> str:
     return str(target)
 
 
-def _default_signature() -> Any:
+def _default_signature(task: str) -> Any:
     from mlflow.models import ModelSignature
     from mlflow.types import ParamSchema, ParamSpec
 
+    from kashgari_mlflow._classifier import DEFAULT_THRESHOLD
     from kashgari_mlflow._pyfunc import DEFAULT_BATCH_SIZE
 
-    params = ParamSchema(
-        [
-            ParamSpec("batch_size", "long", DEFAULT_BATCH_SIZE),
-            ParamSpec("output", "string", "all"),
-        ]
+    second = (
+        ParamSpec("output", "string", "all")
+        if task == "labeling"
+        else ParamSpec("threshold", "double", DEFAULT_THRESHOLD)
     )
+    params = ParamSchema([ParamSpec("batch_size", "long", DEFAULT_BATCH_SIZE), second])
     return ModelSignature(inputs=None, outputs=None, params=params)
 
 
@@ -102,10 +105,11 @@ def save_model(
     metadata: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Save a trained Kashgari labeling model as an MLflow model folder.
+    """Save a trained Kashgari labeling (NER) or classification model as an MLflow model folder.
 
     Args:
-        kash_model: A trained (built) Kashgari labeling model, e.g. ``BiLSTM_CRF_Model``.
+        kash_model: A trained (built) Kashgari model, e.g. ``BiLSTM_CRF_Model`` from
+            ``kashgari.tasks.labeling`` or ``BiLSTM_Model`` from ``kashgari.tasks.classification``.
         path: Folder to create; it must not exist or be empty.
         tokenizer: How ``predict`` splits raw strings: ``"whitespace"`` (default),
             ``"char"`` (one token per character, for Chinese and similar), or a
@@ -117,7 +121,8 @@ def save_model(
             tokenizers, Kashgari subclasses).
         mlflow_model: The :class:`mlflow.models.Model` to add the flavors to.
         signature: Model signature; by default one whose params are ``batch_size``
-            and ``output`` and whose input is left free (strings or ragged token lists).
+            and ``output`` (NER) or ``threshold`` (classification) and whose input is
+            left free (strings or ragged token lists).
         input_example: An input example to save with the model.
         pip_requirements: Requirements replacing the defaults.
         extra_pip_requirements: Requirements added to the defaults.
@@ -125,7 +130,7 @@ def save_model(
         **kwargs: Accepted for compatibility with ``mlflow.models.Model.log``.
 
     Raises:
-        TypeError: If ``kash_model`` is not a Kashgari labeling model.
+        TypeError: If ``kash_model`` is not a Kashgari labeling or classification model.
         ValueError: If the model was never built (not fitted), or an argument is invalid.
     """
     import mlflow.pyfunc
@@ -152,11 +157,6 @@ def save_model(
     from kashgari_mlflow._tokenizers import tokenizer_name
 
     task = task_of(kash_model)
-    if task != "labeling":
-        raise TypeError(
-            f"{type(kash_model).__name__} is a {task} model; the kashgari flavor saves "
-            "labeling (NER) models."
-        )
     if getattr(kash_model, "tf_model", None) is None:
         raise ValueError(
             f"This {type(kash_model).__name__} has no network yet: call fit() (or "
@@ -179,7 +179,7 @@ def save_model(
     if mlflow_model is None:
         mlflow_model = Model()
     _save_example(mlflow_model, input_example, path)
-    mlflow_model.signature = signature if signature is not None else _default_signature()
+    mlflow_model.signature = signature if signature is not None else _default_signature(task)
     if metadata is not None:
         mlflow_model.metadata = metadata
 
@@ -230,10 +230,10 @@ def log_model(
     run_id: str | None = None,
     **kwargs: Any,
 ) -> Any:
-    """Log a Kashgari labeling model to the active (or given) MLflow run.
+    """Log a Kashgari labeling or classification model to the active (or given) MLflow run.
 
     Args:
-        kash_model: A trained Kashgari labeling model.
+        kash_model: A trained Kashgari labeling or classification model.
         name: Name of the logged model within the run (``runs:/<id>/<name>``).
         registered_model_name: Also register it under this name in the Model Registry.
         run_id: Run to log to; defaults to the active run (one is started if none is).
@@ -344,6 +344,12 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Any:
     if os.path.isfile(os.path.join(model_root, MLMODEL_FILE_NAME)):
         flavor_conf = Model.load(model_root).flavors.get(FLAVOR_NAME, {})
     tokenizer = str(flavor_conf.get("tokenizer", WHITESPACE))
+    if flavor_conf.get("task", "labeling") == "classification":
+        from kashgari_mlflow._classifier import Classifier, KashgariClassifierPyfunc
+
+        return KashgariClassifierPyfunc(
+            Classifier.from_saved(path), resolve_tokenizer(tokenizer), tokenizer
+        )
     scheme = flavor_conf.get("scheme", "default")
     return KashgariNerPyfunc(
         Tagger.from_saved(path), resolve_tokenizer(tokenizer), tokenizer, scheme
