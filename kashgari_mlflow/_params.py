@@ -95,11 +95,23 @@ def _optimizer_params(tf_model: Any) -> dict[str, Any]:
         params["optimizer.learning_rate"] = learning_rate.get("class_name", "schedule")
         flatten("optimizer.learning_rate", learning_rate.get("config", {}), params)
     elif learning_rate is not None:
-        params["optimizer.learning_rate"] = float(learning_rate)
+        params["optimizer.learning_rate"] = _as_float32(learning_rate)
     for key in ("beta_1", "beta_2", "epsilon", "momentum", "rho", "clipnorm", "clipvalue"):
         if config.get(key) is not None:
-            params[f"optimizer.{key}"] = config[key]
+            params[f"optimizer.{key}"] = _as_float32(config[key])
     return params
+
+
+def _as_float32(value: Any) -> Any:
+    """A float32 optimizer setting as the number the user typed: 0.01, not 0.009999999776."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return value
+    import numpy as np
+
+    return float(str(np.float32(value)))
 
 
 def _embedding_params(embedding: Any) -> dict[str, Any]:
