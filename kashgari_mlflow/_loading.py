@@ -126,6 +126,46 @@ def rebuild_tf_model(model_dir: str, config: dict[str, Any]) -> Any:
     return tf_model
 
 
+def diagnose_load_failure(model_dir: str, error: Exception) -> ModelFilesError:
+    """Name the damaged or missing file after Kashgari's own loader failed.
+
+    Args:
+        model_dir: The folder Kashgari's ``save`` wrote.
+        error: What Kashgari's ``load_model`` raised.
+
+    Returns:
+        An error naming the first weights file that is missing or unreadable,
+        or, if both read fine, one that carries Kashgari's message.
+    """
+    for name in (MODEL_WEIGHTS_FILE, EMBED_WEIGHTS_FILE):
+        path = os.path.join(model_dir, name)
+        if not os.path.isfile(path):
+            return ModelFilesError(f"{path} is missing: the model folder is incomplete.")
+        problem = _unreadable_hdf5(path)
+        if problem:
+            return ModelFilesError(
+                f"{path} cannot be read ({problem}); the file is truncated, corrupted or "
+                "belongs to another model."
+            )
+    return ModelFilesError(f"Kashgari could not load the model in {model_dir}: {error}")
+
+
+def _unreadable_hdf5(path: str) -> str | None:
+    """Why an HDF5 file cannot be read in full, or None if every dataset reads."""
+    import h5py
+
+    def read(_: str, item: Any) -> None:
+        if isinstance(item, h5py.Dataset):
+            item[()]
+
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visititems(read)
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        return str(err)
+    return None
+
+
 def _kashgari_extra_custom_objects(config: dict[str, Any]) -> dict[str, Any]:
     """Custom layers beyond the CRF (transformer embeddings) need Kashgari itself."""
     layers = config["tf_model"].get("config", {}).get("layers", [])

@@ -295,7 +295,11 @@ def load_model(
         _get_flavor_configuration,
     )
 
-    from kashgari_mlflow._loading import check_class_paths, read_model_config
+    from kashgari_mlflow._loading import (
+        check_class_paths,
+        diagnose_load_failure,
+        read_model_config,
+    )
 
     local_path = _download_artifact_from_uri(artifact_uri=model_uri, output_path=dst_path)
     flavor_conf = _get_flavor_configuration(model_path=local_path, flavor_name=FLAVOR_NAME)
@@ -310,7 +314,10 @@ def load_model(
     import_kashgari(reason="kashgari_mlflow.load_model returns a Kashgari model")
     from kashgari.tasks.abs_task_model import ABCTaskModel
 
-    return ABCTaskModel.load_model(data_dir)
+    try:
+        return ABCTaskModel.load_model(data_dir)
+    except (OSError, ValueError, KeyError) as err:
+        raise diagnose_load_failure(data_dir, err) from err
 
 
 def _shipped_modules(local_path: str, flavor_conf: dict[str, Any]) -> list[str]:

@@ -135,3 +135,95 @@ def test_model_config_naming_foreign_code_is_refused(saved_model_dir, tmp_path):
     config_path.write_text(json.dumps(config))
     with pytest.raises(ModelFilesError, match=r"asks to import \['os.system'\]"):
         kashgari_mlflow.load_model(str(hostile))
+
+
+def _copy_model(saved_model_dir, target):
+    import shutil
+
+    shutil.copytree(saved_model_dir, target)
+    return target
+
+
+def test_truncated_embedding_weights_are_named_by_the_native_loader(saved_model_dir, tmp_path):
+    broken = _copy_model(saved_model_dir, tmp_path / "broken")
+    weights = broken / "data" / "embed_model_weights.h5"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelFilesError, match=r"embed_model_weights\.h5 cannot be read"):
+        kashgari_mlflow.load_model(str(broken))
+
+
+@pytest.mark.parametrize("loader", ["native", "pyfunc"])
+def test_truncated_model_config_is_named(saved_model_dir, tmp_path, loader):
+    import mlflow
+
+    broken = _copy_model(saved_model_dir, tmp_path / "broken")
+    config = broken / "data" / "model_config.json"
+    config.write_text(config.read_text()[:500])
+    load = kashgari_mlflow.load_model if loader == "native" else mlflow.pyfunc.load_model
+    with pytest.raises(ModelFilesError, match=r"model_config\.json is not valid JSON"):
+        load(str(broken))
+
+
+def _network_with(saved_model_dir, tmp_path, layer):
+    """A copy of the saved model whose network config gains ``layer`` after its input."""
+    import json
+
+    hostile = _copy_model(saved_model_dir, tmp_path / "hostile")
+    config_path = hostile / "data" / "model_config.json"
+    config = json.loads(config_path.read_text())
+    layers = config["tf_model"]["config"]["layers"]
+    first = layers[0]["config"]["name"]
+    layer["inbound_nodes"] = [[[first, 0, 0, {}]]]
+    layers.insert(1, layer)
+    config_path.write_text(json.dumps(config))
+    return hostile
+
+
+def test_pyfunc_refuses_a_lambda_layer_and_runs_none_of_its_code(saved_model_dir, tmp_path):
+    import base64
+    import marshal
+
+    import mlflow
+
+    marker = tmp_path / "ran"
+
+    def payload(x):  # what a hostile model would smuggle in as bytecode
+        open(marker, "w").close()
+        return x
+
+    code = base64.b64encode(marshal.dumps(payload.__code__)).decode()
+    lambda_layer = {
+        "class_name": "Lambda",
+        "name": "evil",
+        "config": {
+            "name": "evil",
+            "trainable": True,
+            "dtype": "float32",
+            "function": [code, None, None],
+            "function_type": "lambda",
+            "module": "builtins",
+            "output_shape": None,
+            "output_shape_type": "raw",
+            "output_shape_module": None,
+            "arguments": {},
+        },
+    }
+    hostile = _network_with(saved_model_dir, tmp_path, lambda_layer)
+    with pytest.raises(ModelFilesError, match="Lambda"):
+        mlflow.pyfunc.load_model(str(hostile))
+    assert not marker.exists()
+
+
+def test_pyfunc_refuses_a_layer_from_a_foreign_module(saved_model_dir, tmp_path):
+    import mlflow
+
+    layer = {
+        "class_name": "system",
+        "module": "os",
+        "registered_name": "system",
+        "name": "evil",
+        "config": {"name": "evil"},
+    }
+    hostile = _network_with(saved_model_dir, tmp_path, layer)
+    with pytest.raises(ModelFilesError, match="cannot be rebuilt"):
+        mlflow.pyfunc.load_model(str(hostile))
