@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kashgari_mlflow._entities import extract_spans
+from kashgari_mlflow._redaction import Redactor
 
 
 def corpus_profile(x: Sequence[Sequence[str]], y: Sequence[Sequence[Any]] | None) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def make_dataset(x: Sequence[Sequence[str]], y: Sequence[Any] | None, name: str)
 
     class KashgariCorpus(Dataset):
         def __init__(self) -> None:
-            self._profile = corpus_profile(x, y)
+            self._profile = Redactor().scrub(corpus_profile(x, y), f"the {name} dataset profile")
             super().__init__(
                 source=CodeDatasetSource(tags={}), name=name, digest=corpus_digest(x, y)
             )

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kashgari_mlflow._compat import package_version
+from kashgari_mlflow._redaction import Redactor
 
 _TRUNCATION_MARK = "...[truncated]"
 _INVALID_KEY_CHARS = re.compile(r"[^\w\-. /:]")
@@ -53,7 +54,10 @@ def sanitize_key(key: str) -> str:
 
 
 def make_safe(params: Mapping[str, Any]) -> dict[str, str]:
-    """Stringify, clean keys and cut over-long values to MLflow's limits, with a warning.
+    """Stringify, redact secrets, clean keys and cut over-long values, with warnings.
+
+    Secrets are redacted before values are cut, so no prefix of one survives
+    (see :mod:`kashgari_mlflow._redaction`).
 
     Args:
         params: Raw param values.
@@ -64,9 +68,11 @@ def make_safe(params: Mapping[str, Any]) -> dict[str, str]:
     max_key, max_value, _ = mlflow_limits()
     safe: dict[str, str] = {}
     cut: list[str] = []
-    for raw_key, raw_value in params.items():
+    redacted = Redactor().mapping(
+        {str(key): value for key, value in params.items()}, "params", to_param_value
+    )
+    for raw_key, value in redacted.items():
         key = sanitize_key(raw_key)[:max_key]
-        value = to_param_value(raw_value)
         if len(value) > max_value:
             value = value[: max_value - len(_TRUNCATION_MARK)] + _TRUNCATION_MARK
             cut.append(key)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from kashgari_mlflow._params import make_safe, mlflow_limits
+from kashgari_mlflow._redaction import Redactor
 
 
 class TrackingWarning(UserWarning):
@@ -77,12 +78,16 @@ class RunLogger:
         return len(self._pending_metrics) + len(self._pending_params) + len(self._pending_tags)
 
     def queue_metrics(self, metrics: Mapping[str, float], step: int) -> None:
-        """Queue metric values for ``step`` (non-finite values are kept; MLflow accepts them)."""
+        """Queue metric values for ``step`` (non-finite values are kept; MLflow accepts them).
+
+        A secret inside a key (a per-type metric named after a label) is redacted.
+        """
         from mlflow.entities import Metric
 
         timestamp = int(time.time() * 1000)
+        redactor = Redactor()
         self._pending_metrics.extend(
-            Metric(key=key, value=float(value), timestamp=timestamp, step=int(step))
+            Metric(key=redactor.key(key), value=float(value), timestamp=timestamp, step=int(step))
             for key, value in metrics.items()
         )
 
@@ -110,8 +115,8 @@ class RunLogger:
         )
 
     def queue_tags(self, tags: Mapping[str, Any]) -> None:
-        """Queue run tags (a tag may change; the last value wins)."""
-        self._pending_tags.update({key: str(value) for key, value in tags.items()})
+        """Queue run tags, secrets redacted (a tag may change; the last value wins)."""
+        self._pending_tags.update(Redactor().mapping(tags, "tags"))
 
     def _existing_params(self) -> dict[str, str]:
         try:

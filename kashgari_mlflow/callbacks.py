@@ -21,7 +21,7 @@ from kashgari_mlflow._entities import SCHEMES, Scheme
 from kashgari_mlflow._evaluation import evaluate_classes, evaluate_entities, report_metrics
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._params import model_params, version_tags
-from kashgari_mlflow._redaction import Redactor
+from kashgari_mlflow._redaction import Redactor, redacted_context_tags
 from kashgari_mlflow._run_logger import RunLogger, TrackingWarning, fail_fast
 from kashgari_mlflow._tagger import Tagger
 
@@ -101,6 +101,16 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         log_every_n_steps: Also log the running batch metrics every N batches.
         synchronous: ``False`` sends each epoch's metrics from a worker thread, so
             training does not wait for the tracking server; all is sent by train end.
+        log_on_all_workers: In a distributed training only the chief worker logs
+            (read from the ``tf.distribute`` strategy, ``TF_CONFIG``, or the rank
+            variables of Horovod, MPI and torchrun); ``True`` logs from every
+            worker, each to its own run. Default: ``KASHGARI_MLFLOW_LOG_ON_ALL_WORKERS``.
+
+    Secrets never reach the run: the value of any environment variable whose
+    name looks like a credential (``*_TOKEN``, ``*PASSWORD*``, ``*SECRET*``,
+    ``*_KEY``...) is replaced by ``***`` in params, tags, the run name, dataset
+    profiles and the text artifacts, as is any value under a credential-like
+    tag or param key; a warning names the keys, never the values.
 
     Example:
         >>> from kashgari.tasks.labeling import BiLSTM_CRF_Model  # doctest: +SKIP
@@ -131,6 +141,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         tokenizer: str | Callable[[str], Sequence[str]] = "whitespace",
         strict: bool = False,
         final_flush_seconds: float = 60.0,
+        log_on_all_workers: bool | None = None,
     ) -> None:
         super().__init__()
         support_gensim4()  # before fit builds a WordEmbedding
@@ -175,9 +186,12 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self.tokenizer = tokenizer
         self.strict = strict
         self.final_flush_seconds = float(final_flush_seconds)
+        self.log_on_all_workers = log_on_all_workers
         self._reset()
 
     def _reset(self) -> None:
+        #: Why this process logs nothing in the current ``fit`` (a non-chief worker), or None.
+        self.inactive_reason: str | None = None
         self.context: FitContext | None = None
         self.task = "labeling"
         self.active_run_id: str | None = None
@@ -203,6 +217,10 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         import mlflow
 
         self._reset()
+        self.inactive_reason = self._not_the_logging_worker()
+        if self.inactive_reason is not None:
+            _logger.info("MlflowCallback logs nothing in this process: %s.", self.inactive_reason)
+            return
         self.context = find_fit_context(self.model, explicit=self.kash_model)
         if self.context is None:
             raise ValueError(
@@ -224,12 +242,14 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         """On the first epoch, shift steps past those an earlier ``fit`` logged in this run."""
-        if self._step_offset is None:
+        if self.inactive_reason is None and self._step_offset is None:
             # With Keras' initial_epoch the count already continues; only close a gap.
             self._step_offset = max(0, self._next_step - epoch)
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         """With ``log_every_n_steps``, queue the running batch metrics (sent at epoch end)."""
+        if self.inactive_reason is not None:
+            return
         self._global_batch += 1
         if not self.log_every_n_steps or self._global_batch % self.log_every_n_steps:
             return
@@ -243,6 +263,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         """Log the epoch's Keras metrics and, when due, entity-level scores."""
+        if self.inactive_reason is not None:
+            return
         logs = dict(logs or {})
         assert self._logger is not None
         step = epoch + (self._step_offset or 0)
@@ -265,8 +287,16 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             self._logger.flush_in_background()
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
-        """Log the model and reports, send anything still queued, close our run."""
+        """Log the model and reports, send anything still queued, close our run.
+
+        Interrupted here (Ctrl-C while the model uploads, an error with
+        ``strict=True``), the run ends ``KILLED`` or ``FAILED``, not ``FINISHED``,
+        and no model version is registered for a model whose upload did not complete.
+        """
+        if self.inactive_reason is not None:
+            return
         assert self._logger is not None and self.context is not None
+        status = "FINISHED"
         try:
             self._log_best_epoch()
             self._log_early_stopping_result()
@@ -275,15 +305,36 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
                 self._log_reports()
                 if self.log_model:
                     self._log_trained_model()
+        except BaseException as err:
+            status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
+            raise
         finally:
-            self._finish_run("FINISHED")
+            self._finish_run(status)
 
     # ------------------------------------------------------------------- helpers
+    def _not_the_logging_worker(self) -> str | None:
+        """Why this process must not log (a non-chief worker), or None."""
+        log_everywhere = (
+            self.log_on_all_workers
+            if self.log_on_all_workers is not None
+            else _env_flag(LOG_ON_ALL_WORKERS_ENV)
+        )
+        if log_everywhere:
+            return None
+        role = worker_role(strategy=getattr(self.model, "distribute_strategy", None))
+        if role.is_chief:
+            return None
+        return (
+            f"{role.description} is not the chief worker of this distributed training and "
+            f"only the chief logs (log_on_all_workers=True or {LOG_ON_ALL_WORKERS_ENV}=true "
+            "logs from every worker)"
+        )
+
     def _open_run(self) -> Any:
         import mlflow
 
-        env_tags = _env_tags()
-        tags = {**env_tags, **self.tags}
+        redactor = Redactor()
+        tags = redactor.mapping({**_env_tags(), **self.tags}, "tags")
         nested = self.nested if self.nested is not None else _env_flag("MLFLOW_NESTED_RUN")
         active = mlflow.active_run()
         if active is not None and active.info.run_id in _OPEN_RUNS:
@@ -295,7 +346,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             if tags:
                 mlflow.MlflowClient().log_batch(
                     active.info.run_id,
-                    tags=[mlflow.entities.RunTag(k, str(v)) for k, v in tags.items()],
+                    tags=[mlflow.entities.RunTag(k, v) for k, v in tags.items()],
                 )
             return active
         experiment_id = None
@@ -306,10 +357,14 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
                 if experiment is not None
                 else mlflow.create_experiment(self.experiment_name)
             )
+        run_name = None
+        if run_id is None:
+            run_name = redactor.scrub(self.run_name, "the run name") if self.run_name else None
+            tags = {**redacted_context_tags(redactor, tags), **tags}
         run = mlflow.start_run(
             run_id=run_id,
             experiment_id=experiment_id,
-            run_name=self.run_name if run_id is None else None,
+            run_name=run_name,
             nested=nested or active is not None,
             tags=tags or None,
         )
@@ -446,27 +501,35 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         return self._last_report
 
     def _log_reports(self) -> None:
-        """Reports, label list, config, model summary and charts, as run artifacts."""
+        """Reports, label list, config, model summary and charts, as run artifacts (redacted)."""
         assert self._logger is not None and self.context is not None
         kash_model = self.context.kash_model
         report = self._logged_report()
         client, run_id = self._logger.client, self.active_run_id
+        redactor = Redactor()
+
+        def log_dict(content: Any, path: str) -> None:
+            client.log_dict(run_id, redactor.scrub(content, f"artifact {path}"), path)
+
+        def log_text(content: str, path: str) -> None:
+            client.log_text(run_id, redactor.scrub(content, f"artifact {path}"), path)
+
         try:
             labels = model_params(kash_model).get("labels", [])
-            client.log_dict(run_id, {"labels": labels}, "kashgari/labels.json")
-            client.log_dict(run_id, _model_config(kash_model), "kashgari/model_config.json")
-            client.log_text(run_id, _model_summary(self.model), "kashgari/model_summary.txt")
+            log_dict({"labels": labels}, "kashgari/labels.json")
+            log_dict(_model_config(kash_model), "kashgari/model_config.json")
+            log_text(_model_summary(self.model), "kashgari/model_summary.txt")
             if report is not None:
                 folder = "entity_report" if self.task == "labeling" else "class_report"
-                client.log_text(run_id, report.to_text(), f"{folder}/report.txt")
-                client.log_dict(run_id, report.to_dict(), f"{folder}/report.json")
-            self._log_charts(report)
+                log_text(report.to_text(), f"{folder}/report.txt")
+                log_dict(report.to_dict(), f"{folder}/report.json")
+            self._log_charts(report, redactor)
         except Exception as err:
             if self.strict:
                 raise
             warnings.warn(f"Could not log the run's reports: {err}", TrackingWarning, stacklevel=2)
 
-    def _log_charts(self, report: EntityReport | None) -> None:
+    def _log_charts(self, report: EntityReport | None, redactor: Redactor) -> None:
         assert self._logger is not None
         try:
             from kashgari_mlflow._plots import f1_by_type, learning_curves
@@ -479,7 +542,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             if report is not None:
                 kind = "entity" if self.task == "labeling" else "class"
                 bars = os.path.join(folder, f"{kind}_f1_by_type.png")
-                scores = {name: score.f1 for name, score in report.per_type.items()}
+                scores = {redactor.text(name): score.f1 for name, score in report.per_type.items()}
                 if f1_by_type(scores, bars, f"{kind.capitalize()} F1 by type (validation)"):
                     self._logger.client.log_artifact(self.active_run_id, bars, "plots")
 
@@ -647,14 +710,15 @@ def _env_tags() -> dict[str, Any]:
     raw = os.environ.get("MLFLOW_TAGS")
     if not raw:
         return {}
+    shown = Redactor().text(raw)
     try:
         tags = json.loads(raw)
     except json.JSONDecodeError as err:
         raise ValueError(
-            f'MLFLOW_TAGS must be a JSON object like \'{{"team": "nlp"}}\', got {raw!r}.'
-        ) from err
+            f'MLFLOW_TAGS must be a JSON object like \'{{"team": "nlp"}}\', got {shown!r}.'
+        ) from err  # its message gives a position, not the text
     if not isinstance(tags, dict):
-        raise ValueError(f"MLFLOW_TAGS must be a JSON object, got {raw!r}.")
+        raise ValueError(f"MLFLOW_TAGS must be a JSON object, got {shown!r}.")
     return tags
 
 

@@ -235,7 +235,9 @@ def log_model(
     Args:
         kash_model: A trained Kashgari labeling or classification model.
         name: Name of the logged model within the run (``runs:/<id>/<name>``).
-        registered_model_name: Also register it under this name in the Model Registry.
+        registered_model_name: Also register it under this name in the Model Registry,
+            once every file of the model is uploaded and found in the artifact store;
+            an upload that fails or is interrupted registers nothing.
         run_id: Run to log to; defaults to the active run (one is started if none is).
         **kwargs: Any argument of :func:`save_model` (``tokenizer``, ``scheme``,
             ``code_paths``, ``signature``, ``input_example``, ``pip_requirements``...)
@@ -243,6 +245,11 @@ def log_model(
 
     Returns:
         The :class:`mlflow.models.model.ModelInfo` of the logged model.
+
+    Raises:
+        kashgari_mlflow._registry.IncompleteModelError: If files of the model are
+            missing or empty in the artifact store after the upload (nothing is
+            registered and the logged model is marked ``FAILED``).
 
     Example:
         >>> import kashgari_mlflow
@@ -255,15 +262,59 @@ def log_model(
     from mlflow.models import Model
 
     from kashgari_mlflow._compat import model_log_name_kwargs
+    from kashgari_mlflow._redaction import Redactor, redacted_context_tags, warn_model_secrets
+    from kashgari_mlflow._registry import DEFAULT_AWAIT_REGISTRATION_SECONDS, log_then_register
 
-    return Model.log(
-        **model_log_name_kwargs(Model.log, name),
-        flavor=sys.modules[__name__],
-        registered_model_name=registered_model_name,
-        run_id=run_id,
-        kash_model=kash_model,
-        **kwargs,
+    await_registration_for = kwargs.pop(
+        "await_registration_for", DEFAULT_AWAIT_REGISTRATION_SECONDS
     )
+    redactor = Redactor()
+    if kwargs.get("params"):
+        kwargs["params"] = redactor.mapping(kwargs["params"], "params")
+    tags = redactor.mapping(kwargs.pop("tags", None) or {}, "tags") or None
+    if kwargs.get("metadata"):
+        kwargs["metadata"] = redactor.scrub(kwargs["metadata"], "the model's metadata")
+    if redactor:
+        warn_model_secrets(redactor, kash_model.to_dict(), f"{_DATA_SUBPATH}/model_config.json")
+    model_tags = {**redacted_context_tags(redactor, tags or {}), **(tags or {})} or None
+
+    # Registration waits until every file is uploaded and checked (see _registry).
+    return log_then_register(
+        lambda: Model.log(
+            **model_log_name_kwargs(Model.log, name),
+            flavor=sys.modules[__name__],
+            run_id=run_id,
+            kash_model=kash_model,
+            tags=model_tags,
+            **kwargs,
+        ),
+        _required_files(),
+        registered_model_name,
+        await_registration_for=await_registration_for,
+        tags=tags,
+    )
+
+
+def _required_files() -> list[str]:
+    """Files every logged model of this flavor has; registration checks they arrived."""
+    from mlflow.models.model import MLMODEL_FILE_NAME
+    from mlflow.utils.environment import (
+        _CONDA_ENV_FILE_NAME,
+        _PYTHON_ENV_FILE_NAME,
+        _REQUIREMENTS_FILE_NAME,
+    )
+
+    from kashgari_mlflow._loading import EMBED_WEIGHTS_FILE, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE
+
+    data = [MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, EMBED_WEIGHTS_FILE]
+    return [
+        MLMODEL_FILE_NAME,
+        _CONDA_ENV_FILE_NAME,
+        _PYTHON_ENV_FILE_NAME,
+        _REQUIREMENTS_FILE_NAME,
+        f"code/{_PACKAGE_NAME}/flavor.py",
+        *(f"{_DATA_SUBPATH}/{name}" for name in data),
+    ]
 
 
 def load_model(

@@ -1,0 +1,298 @@
+"""Keep credentials out of runs: redact secrets from params, tags, run names and run text.
+
+Two rules, applied to everything the callback writes to a run:
+
+* the **value of an environment variable whose name looks like a credential**
+  (``MY_API_TOKEN``, ``MLFLOW_TRACKING_PASSWORD``, ``AWS_SECRET_ACCESS_KEY``...)
+  never appears: wherever it occurs inside a value it becomes ``***`` (inside a
+  key, ``REDACTED``, since MLflow keys cannot hold ``*``). Values shorter than
+  :data:`MIN_SECRET_LENGTH` are not treated as secrets: ``PRIVATE_MODE=1`` must
+  not blank every ``1`` in a run.
+* a value **under a key that looks like a credential** (a tag ``api_key``, a
+  param ``...access_token``) becomes ``***``, unless it is a number, a boolean or
+  empty.
+
+A name looks like a credential when one of its words (split on anything but
+letters and digits, case-insensitive) contains ``SECRET``, ``PASSWORD``,
+``PASSWD``, ``PASSPHRASE``, ``CREDENTIAL``, ``PRIVATE`` or ``COOKIE``; ends in
+``TOKEN``, ``TOKENS``, ``KEY`` or ``KEYS`` (``APITOKEN``, ``APIKEY``); or is
+``PASS``, ``AUTH``, ``OAUTH`` or ``AUTHORIZATION``. Not credentials, on
+purpose: ``PWD`` (the working directory), ``AUTHOR`` (``GIT_AUTHOR_NAME``) and
+``TOKENIZER``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+MASK = "***"
+#: Replaces a secret inside a key: MLflow keys allow only ``\w - . space / :``.
+KEY_MASK = "REDACTED"
+#: Shorter environment values are not secrets worth hiding (flags, ports, ``true``).
+MIN_SECRET_LENGTH = 6
+
+_WORD_SPLIT = re.compile(r"[^A-Z0-9]+")
+_CONTAINED = ("SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "PRIVATE", "COOKIE")
+_ENDINGS = ("TOKEN", "TOKENS", "KEY", "KEYS")
+_WHOLE = frozenset({"PASS", "AUTH", "OAUTH", "AUTHORIZATION"})
+_HARMLESS_VALUES = frozenset({"", "none", "null", "true", "false"})
+
+
+def is_credential_name(name: str) -> bool:
+    """Whether an environment variable, param or tag name looks like it holds a credential.
+
+    Args:
+        name: A name such as ``MY_API_TOKEN``, ``api_key`` or ``hyper_parameters.x.secret``.
+
+    Returns:
+        True for credential-like names (see the module docstring for the rule).
+    """
+    for word in _WORD_SPLIT.split(name.upper()):
+        if not word:
+            continue
+        if word in _WHOLE or word.endswith(_ENDINGS):
+            return True
+        if any(part in word for part in _CONTAINED):
+            return True
+    return False
+
+
+def _is_harmless(value: str) -> bool:
+    text = value.strip()
+    if text.lower() in _HARMLESS_VALUES:
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class Redactor:
+    """Replace the values of credential-like environment variables, as read now.
+
+    Args:
+        environ: Environment to read (``os.environ`` by default).
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        source = os.environ if environ is None else environ
+        secrets: dict[str, str] = {}
+        for name, value in source.items():
+            secret = value.strip()
+            if len(secret) >= MIN_SECRET_LENGTH and is_credential_name(name):
+                secrets.setdefault(secret, name)
+        # Longest first, so a secret that contains another is masked whole.
+        self._secrets = sorted(secrets.items(), key=lambda item: -len(item[0]))
+
+    def __bool__(self) -> bool:
+        return bool(self._secrets)
+
+    def sources(self, text: str) -> list[str]:
+        """Names of the environment variables whose values occur in ``text``."""
+        return sorted({name for secret, name in self._secrets if secret in text})
+
+    def text(self, text: str, mask: str = MASK) -> str:
+        """``text`` with every secret value replaced by ``mask``."""
+        for secret, _ in self._secrets:
+            if secret in text:
+                text = text.replace(secret, mask)
+        return text
+
+    def key(self, key: str) -> str:
+        """A param, tag or metric key with secret values replaced by :data:`KEY_MASK`."""
+        return self.text(key, KEY_MASK)
+
+    def value(self, key: str, value: str) -> str:
+        """A param or tag value: ``***`` under a credential-like key, else secrets masked."""
+        if is_credential_name(key) and not _is_harmless(value):
+            return MASK
+        return self.text(value)
+
+    def obj(self, value: Any) -> Any:
+        """A JSON-like object (dicts, lists, strings) with secret values masked in keys and strings.
+
+        Keys are not judged by their names here: in Kashgari's configs names such
+        as ``token_pad`` are not credentials.
+        """
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {
+                (self.text(key) if isinstance(key, str) else key): self.obj(inner)
+                for key, inner in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self.obj(inner) for inner in value]
+        return value
+
+    def scrub(self, value: Any, where: str) -> Any:
+        """:meth:`obj` (or :meth:`text` for a string), warning once if ``where`` held a secret.
+
+        Args:
+            value: Text or a JSON-like object about to be logged.
+            where: What it is, for the warning (``"artifact kashgari/labels.json"``).
+
+        Returns:
+            The redacted value.
+        """
+        redacted = self.obj(value)
+        if redacted != value:
+            warn_redacted(where, [], self.sources("\n".join(_strings(value))), place=True)
+        return redacted
+
+    def find(self, value: Any, path: str = "") -> list[tuple[str, str]]:
+        """Where secrets occur in a JSON-like object: ``(dotted path, variable name)`` pairs.
+
+        Paths are redacted themselves, so they can be shown.
+        """
+        found: list[tuple[str, str]] = []
+        if isinstance(value, str):
+            found += [(self.key(path), name) for name in self.sources(value)]
+        elif isinstance(value, Mapping):
+            for key, inner in value.items():
+                inner_path = f"{path}.{key}" if path else str(key)
+                found += [(self.key(inner_path), name) for name in self.sources(str(key))]
+                found += self.find(inner, inner_path)
+        elif isinstance(value, list | tuple):
+            for index, inner in enumerate(value):
+                found += self.find(inner, f"{path}[{index}]")
+        return found
+
+    def mapping(
+        self, items: Mapping[str, Any], kind: str, stringify: Callable[[Any], str] = str
+    ) -> dict[str, str]:
+        """Redact the keys and values of params or tags; warn about the keys that changed.
+
+        Args:
+            items: Keys and values (values are turned into strings by ``stringify``).
+            kind: ``"params"`` or ``"tags"``, for the warning.
+            stringify: How a value becomes the string MLflow stores.
+
+        Returns:
+            The redacted mapping, values as strings.
+        """
+        redacted: dict[str, str] = {}
+        changed: list[str] = []
+        sources: set[str] = set()
+        by_key = False
+        for raw_key, raw_value in items.items():
+            original = stringify(raw_value)
+            key = self.key(raw_key)
+            value = self.value(raw_key, stringify(self.obj(raw_value)))
+            if (key, value) != (raw_key, original):
+                changed.append(key)
+                found = self.sources(f"{raw_key}\n{original}\n{raw_value}")
+                sources.update(found)
+                by_key = by_key or not found
+            redacted[key] = value
+        warn_redacted(kind, changed, sources, by_key=by_key)
+        return redacted
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, inner in value.items():
+            yield from _strings(key)
+            yield from _strings(inner)
+    elif isinstance(value, list | tuple):
+        for inner in value:
+            yield from _strings(inner)
+
+
+def warn_redacted(
+    kind: str,
+    keys: Iterable[str],
+    sources: Iterable[str],
+    *,
+    by_key: bool = False,
+    place: bool = False,
+) -> None:
+    """Say which ``keys`` were redacted and why, never what they held.
+
+    Args:
+        kind: What was redacted (``"params"``, ``"tags"``, ``"artifact kashgari/labels.json"``).
+        keys: The keys that changed.
+        sources: Names of the environment variables whose values were found.
+        by_key: Some values were masked because their key looks like a credential.
+        place: ``kind`` names one place (an artifact, the run name), not a kind of keys.
+    """
+    keys = sorted(keys)
+    if not keys and not place:
+        return
+    reasons = []
+    if sources:
+        reasons.append(f"values of the environment variable(s) {', '.join(sorted(sources))}")
+    if by_key:
+        reasons.append("values under credential-like keys")
+    why = " and ".join(reasons) or "secret values"
+    what = kind if place else f"{kind} {keys}"
+    warnings.warn(
+        f"Redacted {what} before logging: {why} were replaced by {MASK!r}.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def redacted_context_tags(redactor: Redactor, tags: Mapping[str, str]) -> dict[str, str]:
+    """MLflow's own tags (user, source, git URL...) that hold a secret, redacted.
+
+    MLflow adds these context tags to every run and logged model it creates;
+    passed along with ``tags`` to ``start_run`` or ``Model.log``, the redacted
+    values replace them before any is stored (a git remote URL with a CI job
+    token in it is the usual case).
+
+    Args:
+        redactor: Knows the secret values.
+        tags: Tags already given (they win over the context).
+
+    Returns:
+        Only the context tags that needed redaction, redacted.
+    """
+    if not redactor:
+        return {}
+    try:
+        from mlflow.tracking.context.registry import resolve_tags
+
+        context = resolve_tags()
+    except Exception:  # noqa: BLE001 - MLflow's plugin registry; without it nothing to pre-empt
+        return {}
+    unset = {key: str(value) for key, value in context.items() if key not in tags}
+    redacted = {key: redactor.text(value) for key, value in unset.items()}
+    changed = {key: value for key, value in redacted.items() if value != unset[key]}
+    sources = redactor.sources("\n".join(unset[key] for key in changed))
+    warn_redacted("MLflow context tags", changed, sources)
+    return changed
+
+
+def warn_model_secrets(redactor: Redactor, config: Any, where: str) -> None:
+    """Warn when a model's own config holds secrets; it is logged unchanged.
+
+    Kashgari rebuilds the model from its config, so the config stored with the
+    model is not rewritten: the warning says where the secret is (never what).
+
+    Args:
+        redactor: Knows the secret values.
+        config: The Kashgari config (``kash_model.to_dict()``).
+        where: The file it is saved as, for the warning.
+    """
+    found = redactor.find(config)
+    if not found:
+        return
+    paths = sorted({path for path, _ in found})
+    names = sorted({name for _, name in found})
+    shown = paths[:5] + ([f"... {len(paths) - 5} more"] if len(paths) > 5 else [])
+    warnings.warn(
+        f"The model's {where} holds the value of the environment variable(s) "
+        f"{', '.join(names)} at {shown}. The model is logged with it, because Kashgari "
+        "needs its config to load the model; remove the secret from the model's "
+        "hyper-parameters or embedding settings to keep it out of MLflow.",
+        UserWarning,
+        stacklevel=3,
+    )
