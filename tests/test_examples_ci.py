@@ -46,7 +46,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
 
 
 def test_sweep_logs_nested_children_and_registers_the_best(sweep: Any) -> None:
-    workdir, env, output = sweep
+    _, env, output = sweep
     client = mlflow.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
     experiment = client.get_experiment_by_name("kashgari-ner-sweep")
     runs = client.search_runs([experiment.experiment_id])
@@ -98,4 +98,6 @@ def test_spark_scoring_example_writes_parquet(sweep: Any) -> None:
 
     scored = pd.read_parquet(workdir / "scored")
     assert sorted(scored["text"]) == ["John lives in New York", "Mary works at Google in Paris ."]
-    assert all(len(t) == len(s.split()) for t, s in zip(scored["tags"], scored["text"]))
+    assert all(
+        len(t) == len(s.split()) for t, s in zip(scored["tags"], scored["text"], strict=True)
+    )
