@@ -351,12 +351,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             return active
         experiment_id = None
         if self.experiment_name and run_id is None:
-            experiment = mlflow.get_experiment_by_name(self.experiment_name)
-            experiment_id = (
-                experiment.experiment_id
-                if experiment is not None
-                else mlflow.create_experiment(self.experiment_name)
-            )
+            experiment_id = _experiment_id(self.experiment_name)
         run_name = None
         if run_id is None:
             run_name = redactor.scrub(self.run_name, "the run name") if self.run_name else None
@@ -625,6 +620,10 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
                 registered_model_name=self.registered_model_name,
                 tokenizer=self.tokenizer,
                 scheme=self.scheme,
+                input_example=self._input_example(),
+                # MLflow would reload the saved model to run the example (seconds per
+                # log); the flavor's tests prove such examples serve.
+                validate_serving_input=False,
             )
         except Exception as err:
             if self.strict:
@@ -633,6 +632,20 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         finally:
             if restore is not None:
                 self.model.set_weights(restore)
+
+    def _input_example(self) -> list[str] | None:
+        """Two sentences of the fit data as text, saved with the model as its input example."""
+        assert self.context is not None
+        sentences = self.context.valid_x or self.context.train_x
+        if not sentences:
+            return None
+        joiner = "" if self.tokenizer == "char" else " "
+        example = [
+            joiner.join(str(token) for token in sentence)
+            for sentence in list(sentences)[:2]
+            if len(sentence) > 0
+        ]
+        return example or None
 
     def _keep_model_locally(self, kash_model: Any, err: Exception) -> None:
         from kashgari_mlflow.flavor import save_model
@@ -735,3 +748,23 @@ def _model_config(kash_model: Any) -> dict[str, Any]:
         config.get(block, {}).get("config", {}).pop("vocab2idx", None)
     config.get("embedding", {}).pop("embed_model", None)
     return config
+
+
+def _experiment_id(name: str) -> str:
+    """Id of the experiment called ``name``, created if missing, safe against a racing creator."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    try:
+        return str(mlflow.create_experiment(name))
+    except MlflowException as err:
+        # Another process created it between the lookup and the create.
+        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return str(experiment.experiment_id)

@@ -143,3 +143,37 @@ def test_registered_model_and_environment_settings(data, tracking_uri, monkeypat
     assert int(version.version) == 1
     pyfunc = mlflow.pyfunc.load_model("models:/wnut-ner/1")
     assert len(pyfunc.predict(["John lives in Paris"])[0]["tags"]) == 4
+
+
+def test_logged_model_carries_a_serving_input_example(data, tracking_uri):
+    from mlflow.models import validate_serving_input
+
+    callback = MlflowCallback(log_model="last")
+    fit(data, [callback], epochs=1)
+    model_dir = mlflow.artifacts.download_artifacts(f"runs:/{callback.active_run_id}/model")
+    example = json.loads((Path(model_dir) / "serving_input_example.json").read_text())
+    dev_x = data[2]
+    assert example == {"inputs": [" ".join(dev_x[0]), " ".join(dev_x[1])]}
+    with pytest.warns(FutureWarning):  # deprecated for mlflow.models.predict
+        answer = validate_serving_input(model_dir, json.dumps(example))
+    assert [a["tokens"] for a in answer] == [dev_x[0], dev_x[1]]
+
+
+def test_experiment_created_by_a_racing_process_is_reused(data, tracking_uri, monkeypatch):
+    # Another process creates the experiment between the callback's lookup and its create.
+    real_lookup = mlflow.get_experiment_by_name
+    calls = []
+
+    def lookup(name):
+        calls.append(name)
+        if len(calls) == 1:
+            mlflow.create_experiment(name)
+            return None
+        return real_lookup(name)
+
+    monkeypatch.setattr(mlflow, "get_experiment_by_name", lookup)
+    callback = MlflowCallback(experiment_name="raced", log_model=False, eval_every_n_epochs=0)
+    fit(data, [callback], epochs=1)
+    run = mlflow.MlflowClient().get_run(callback.active_run_id)
+    assert run.info.experiment_id == real_lookup("raced").experiment_id
+    assert run.info.status == "FINISHED"
