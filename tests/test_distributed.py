@@ -199,6 +199,7 @@ def _run_workers(tmp_path: Path, environments, arguments):
 
 
 # About 30 s on two cores: both workers train at once.
+@pytest.mark.slow
 def test_two_workers_under_multi_worker_mirrored_strategy_make_one_run(tmp_path):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     environments = [

@@ -150,6 +150,7 @@ fit_tiny(data, [MlflowCallback(registered_model_name=sys.argv[1]), Mark()], epoc
 """
 
 
+@pytest.mark.slow
 def test_sigint_during_fit_kills_the_run_and_registers_nothing(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(SIGINT_SCRIPT)

@@ -28,6 +28,10 @@ class Outage(tf.keras.callbacks.Callback):
             self.server.start()
 
 
+# A real server stopped and restarted during training: minutes, so run with -m slow.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture
 def server(tmp_path: Path):
     server = MlflowServer(tmp_path / "server")
