@@ -69,7 +69,10 @@ def load_data(args: argparse.Namespace):
         from demo_corpus import demo_corpus
 
         print("Training on the generated demo corpus (PER, LOC, ORG).")
-        return demo_corpus()
+        train_x, train_y, dev_x, dev_y = demo_corpus()
+        if args.max_sentences:
+            train_x, train_y = train_x[: args.max_sentences], train_y[: args.max_sentences]
+        return train_x, train_y, dev_x, dev_y
     train_x, train_y = read_conll(args.train)
     dev_x, dev_y = read_conll(args.dev) if args.dev else (None, None)
     if args.max_sentences:
