@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +24,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WNUT = ROOT.parent / "shared" / "data" / "wnut17"
-sys.path[:0] = [str(ROOT), str(ROOT / "examples")]
+sys.path[:0] = [str(ROOT), str(ROOT / "examples"), str(Path(__file__).resolve().parent)]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -34,6 +35,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="pairs per comparison (median)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip peak memory (one fresh process per variant)"
+    )
+    parser.add_argument("--variant", help=argparse.SUPPRESS)  # worker mode for peak memory
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -171,7 +177,42 @@ def inference_costs(data: Any, args: argparse.Namespace, workdir: Path) -> dict[
 
     identical = all([measure(repeat) for repeat in range(args.repeats)])
     results["tags identical"] = identical
+    model.save(str(workdir / "kashgari-model"))
+    kashgari_mlflow.save_model(model, str(workdir / "pyfunc-model"))
+    served = mlflow.pyfunc.load_model(str(workdir / "pyfunc-model"))
+    in_process = served.predict([" ".join(tokens) for tokens in dev_x])
+    results.update(rest_throughput(workdir, dev_x, args.repeats, in_process))
     return results
+
+
+def rest_throughput(
+    workdir: Path, dev_x: Any, repeats: int, in_process: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Sentences/s of ``mlflow models serve`` at batch 64 with 4 concurrent clients."""
+    from serving import Server, throughput
+
+    sentences = [" ".join(tokens) for tokens in dev_x]
+    server = Server(workdir / "pyfunc-model", workdir / "serve.log")
+    try:
+        server.wait_ready()
+        throughput(server, sentences[:128])  # warm-up: the worker traces its graph
+        walls, latencies, identical = [], [], True
+        for _ in range(repeats):
+            wall, batch_latencies, answers = throughput(server, sentences)
+            walls.append(wall)
+            latencies.extend(batch_latencies)
+            identical &= [a["tags"] for a in answers] == [a["tags"] for a in in_process]
+        peak = server.peak_rss_mb()
+    finally:
+        server.stop()
+    ordered = sorted(latencies)
+    return {
+        "REST batch 64, 4 clients": walls,
+        "REST latency p50": ordered[len(ordered) // 2],
+        "REST latency p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "REST tags identical": identical,
+        "REST server peak RSS MB": peak,
+    }
 
 
 def median(values: list[float]) -> float:
@@ -212,6 +253,11 @@ def build_rows(
     rows.append({"measure": f"pyfunc predict ({n_dev / ours:.0f} sentences/s)", "median_s": ours,
                  "ratio": theirs / ours, "baseline": f"Kashgari predict+entities ({n_dev / theirs:.0f}/s)",
                  "target": ">= 2.5 (speed-up)"})  # fmt: skip
+    rest = median(infer["REST batch 64, 4 clients"])
+    rows.append({"measure": f"REST batch 64, 4 clients ({n_dev / rest:.0f} sentences/s; p50 "
+                            f"{infer['REST latency p50'] * 1000:.0f} ms, p99 {infer['REST latency p99'] * 1000:.0f} ms)",
+                 "median_s": rest, "ratio": ours / rest, "baseline": "pyfunc predict in process",
+                 "target": ">= 0.6 (throughput)"})  # fmt: skip
     return rows
 
 
@@ -226,11 +272,82 @@ def verdict(row: dict[str, Any]) -> str:
     return "met" if ok else "MISSED"
 
 
+MEMORY_VARIANTS = {
+    "bare fit (1 epoch)": "fit",
+    "fit + MlflowCallback() (1 epoch)": "fit-callback",
+    "fit + mlflow.tensorflow.autolog() (1 epoch)": "fit-tf-autolog",
+    "Kashgari load_model + predict": "kashgari-predict",
+    "pyfunc load_model + predict": "pyfunc-predict",
+}
+
+
+def peak_memory(args: argparse.Namespace, corpus: Any, workdir: Path) -> dict[str, float]:
+    """Peak RSS of each variant, each in a fresh process (so peaks do not mask each other)."""
+    import kashgari_mlflow
+
+    train_x, train_y, dev_x, dev_y = corpus
+    model = new_model(train_x, train_y, dev_x, dev_y)
+    model.fit(train_x, train_y, epochs=1, fit_kwargs={"verbose": 0})
+    model.save(str(workdir / "kashgari-model"))
+    kashgari_mlflow.save_model(model, str(workdir / "pyfunc-model"))
+    peaks = {}
+    for name, variant in MEMORY_VARIANTS.items():
+        command = [
+            sys.executable, __file__, "--variant", variant, "--workdir", str(workdir),
+            "--train-sentences", str(args.train_sentences),
+            "--dev-sentences", str(args.dev_sentences),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=True)
+        peaks[name] = float(done.stdout.strip().splitlines()[-1].split()[-1])
+        print(f"  {name}: {peaks[name]:.0f} MB", flush=True)
+    return peaks
+
+
+def run_variant(args: argparse.Namespace) -> int:
+    """Worker mode: run one variant, print its peak RSS in MB."""
+    import mlflow
+
+    from kashgari_mlflow._compat import import_kashgari
+
+    import_kashgari()
+    workdir = Path(args.workdir)
+    mlflow.set_tracking_uri(f"sqlite:///{workdir / f'{args.variant}.db'}")
+    train_x, train_y, dev_x, dev_y, _ = load_data(args)
+    if args.variant.startswith("fit"):
+        from kashgari_mlflow import MlflowCallback
+
+        callbacks = [MlflowCallback()] if args.variant == "fit-callback" else []
+        if args.variant == "fit-tf-autolog":
+            mlflow.tensorflow.autolog(silent=True)
+        model = new_model(train_x, train_y, dev_x, dev_y)
+        model.fit(train_x, train_y, dev_x, dev_y, epochs=1, callbacks=callbacks,
+                  fit_kwargs={"verbose": 0})  # fmt: skip
+        while mlflow.active_run():
+            mlflow.end_run()
+    elif args.variant == "kashgari-predict":
+        from kashgari.tasks.labeling import BiLSTM_CRF_Model
+
+        model = BiLSTM_CRF_Model.load_model(str(workdir / "kashgari-model"))
+        model.predict(dev_x, batch_size=64)
+        model.predict_entities(dev_x, batch_size=64)
+    elif args.variant == "pyfunc-predict":
+        mlflow.pyfunc.load_model(str(workdir / "pyfunc-model")).predict(dev_x)
+    else:
+        raise SystemExit(f"unknown variant {args.variant}")
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec from the parent.
+    from serving import vm_hwm_kb
+
+    print(f"PEAK_RSS_MB {vm_hwm_kb(os.getpid()) / 1024:.1f}")
+    return 0
+
+
 def main() -> int:
     from kashgari_mlflow._compat import import_kashgari
 
-    import_kashgari()  # and quiets Kashgari's DEBUG logger, which prints arrays
     args = parse_args()
+    if args.variant:
+        return run_variant(args)
+    import_kashgari()  # and quiets Kashgari's DEBUG logger, which prints arrays
     data = load_data(args)
     *corpus, source = data
     print(f"Data: {source}; {len(corpus[0])} training and {len(corpus[2])} dev sentences, "
@@ -248,8 +365,20 @@ def main() -> int:
     for row in rows:
         print(f"| {row['measure']} | {row['median_s']:.3f} | {row['ratio']:.2f} | {row['baseline']} "
               f"| {row['target']} | {verdict(row)} |")  # fmt: skip
-    print(f"\nTags of pyfunc predict identical to Kashgari's: {infer['tags identical']}")
-    payload = {"data": source, "args": vars(args), "rows": rows, "raw": {**train, **infer}}
+    print(f"\nTags of pyfunc predict identical to Kashgari's: {infer['tags identical']}; "
+          f"REST answers identical to in-process pyfunc: {infer['REST tags identical']}")  # fmt: skip
+    memory: dict[str, float] = {}
+    if not args.no_memory:
+        with tempfile.TemporaryDirectory() as folder:
+            memory = peak_memory(args, corpus, Path(folder))
+        memory["mlflow models serve (server and workers)"] = infer["REST server peak RSS MB"]
+        print("\n| peak memory | MB |\n|---|---:|")
+        for name, megabytes in memory.items():
+            print(f"| {name} | {megabytes:.0f} |")
+        print("\nEach variant ran alone in a fresh Python process (its VmHWM, TensorFlow "
+              "included); the server is the VmHWM sum of its process tree.")  # fmt: skip
+    payload = {"data": source, "args": vars(args), "rows": rows, "raw": {**train, **infer},
+               "peak_memory_mb": memory}  # fmt: skip
     (out / "latest.json").write_text(json.dumps(payload, indent=1, default=str))
     chart(rows, out / "latest.png")
     print(f"Wrote {out / 'latest.json'} and {out / 'latest.png'}")
