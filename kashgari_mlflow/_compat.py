@@ -181,7 +181,15 @@ def pass_raw_json_inputs(flavor_name: str) -> None:
             flavors.intersection(getattr(metadata, "flavors", None) or {})
         )
         if own_model:
-            payload = decode(data)
+            try:
+                payload = decode(data)
+            except RecursionError as err:
+                from mlflow.exceptions import MlflowException
+
+                raise MlflowException.invalid_parameter_value(
+                    "The request JSON is nested too deeply to parse; send sentences or "
+                    "token lists (at most two levels of lists)."
+                ) from err
             keys = set(payload) - {"params"} if isinstance(payload, dict) else set()
             if len(keys) == 1 and keys <= set(_RAW_JSON_KEYS):
                 return parsed_type(payload[keys.pop()], payload.get("params"), False)
