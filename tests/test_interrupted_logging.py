@@ -9,7 +9,6 @@ import time
 import mlflow
 import pytest
 import tensorflow as tf
-from mlflow.entities import LoggedModelStatus
 from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 
 from kashgari_mlflow import MlflowCallback
@@ -17,6 +16,11 @@ from kashgari_mlflow._registry import IncompleteModelError, check_uploaded
 from kashgari_mlflow._run_logger import TrackingWarning
 
 from .conftest import ROOT, fit_tiny
+
+try:
+    from mlflow.entities import LoggedModelStatus
+except ImportError:  # MLflow 2: no logged models, whose status these tests check
+    pytest.skip("logged models and their status exist from MLflow 3", allow_module_level=True)
 
 NAME = "ner-guarded"
 
