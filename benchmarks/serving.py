@@ -34,26 +34,37 @@ class Server:
             "--workers", str(workers),
         ]  # fmt: skip
         self.log = log
+        self.workers = workers
+        self._log_start = log.stat().st_size if log.exists() else 0
         with open(log, "ab") as handle:
             self.process = subprocess.Popen(
                 command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
             )
 
     def wait_ready(self, timeout: float = 180.0) -> None:
+        """Wait until every worker has loaded the model and /ping answers.
+
+        /ping answers as soon as one worker is up; uvicorn logs "Application
+        startup complete." once per worker, after the model is loaded.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mlflow models serve exited: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/ping", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.5)
+            log = self.log.read_text(errors="replace")[self._log_start :]
+            if log.count("Application startup complete.") >= self.workers:
+                try:
+                    with urllib.request.urlopen(f"{self.url}/ping", timeout=2) as answer:
+                        if answer.status == 200:
+                            return
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    pass
+            time.sleep(0.5)
         raise RuntimeError(f"mlflow models serve did not answer within {timeout} s")
 
     def predict(self, sentences: list[str]) -> list[dict[str, Any]]:
-        body = json.dumps({"inputs": sentences, "params": {"batch_size": 64}}).encode()
+        # No params: the model's default batch_size is 64 (kashgari_mlflow._pyfunc.DEFAULT_BATCH_SIZE).
+        body = json.dumps({"inputs": sentences}).encode()
         request = urllib.request.Request(
             f"{self.url}/invocations", data=body, headers={"Content-Type": "application/json"}
         )
@@ -61,9 +72,29 @@ class Server:
             predictions: list[dict[str, Any]] = json.loads(answer.read())["predictions"]
             return predictions
 
-    def peak_rss_mb(self) -> float:
-        """Sum of VmHWM over the server process and its descendants (MB)."""
-        return sum(vm_hwm_kb(pid) for pid in _process_tree(self.process.pid)) / 1024
+    def peak_rss_mb(self) -> list[tuple[str, float]]:
+        """VmHWM (MB) of each process of the server, with its role.
+
+        ``mlflow models serve`` is a Python process (the CLI) that starts
+        ``uvicorn``; with ``--workers 1`` uvicorn loads the model and serves in
+        its own process, with more it supervises one spawned worker per model copy.
+        """
+        peaks = []
+        for pid in _process_tree(self.process.pid):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if pid == self.process.pid:
+                role = "mlflow CLI"
+            elif "multiprocessing" in command:
+                role = "worker" if "resource_tracker" not in command else "resource tracker"
+            elif "uvicorn" in command:
+                role = "uvicorn"
+            else:
+                role = command.split(" ", 1)[0].rsplit("/", 1)[-1] or "other"
+            peaks.append((role, vm_hwm_kb(pid) / 1024))
+        return peaks
 
     def stop(self) -> None:
         if self.process.poll() is None:
