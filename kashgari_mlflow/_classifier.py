@@ -76,19 +76,21 @@ class Classifier:
     ) -> Any:
         """Probabilities of every label, shape ``(len(sentences), len(labels))``.
 
-        Sentences are sorted by length and padded per batch (padding is masked
-        by Kashgari's embeddings), then put back in input order.
+        Every sentence is padded to the longest one in the input, as Kashgari's
+        own ``predict`` does, so networks that do not mask padding score alike.
         """
         limit = None
         if self.encoding.max_position is not None:
             limit = max(int(self.encoding.max_position) - 2, 1)
         pieces = [list(sentence)[:limit] if limit else list(sentence) for sentence in sentences]
         result = np.zeros((len(pieces), len(self.labels)), dtype=np.float32)
-        order = sorted(range(len(pieces)), key=lambda index: len(pieces[index]))
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
+        # One padded length for the whole input, as Kashgari's predict: networks
+        # without masking (CNN_Model) score padding, so bucketing would change labels.
+        length = max((len(piece) for piece in pieces), default=0) + 2
+        for start in range(0, len(pieces), batch_size):
+            batch = list(range(start, min(start + batch_size, len(pieces))))
             tokens = [pieces[index] for index in batch]
-            inputs = self.encoding.encode(tokens, max(len(t) for t in tokens) + 2)
+            inputs = self.encoding.encode(tokens, length)
             function = self._function()
             scores = function(*inputs) if self.encoding.segment else function(inputs)
             result[batch] = scores.numpy()
