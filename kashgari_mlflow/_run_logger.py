@@ -30,17 +30,32 @@ class TrackingWarning(UserWarning):
 
 # MLflow's HTTP client retries a failed request 7 times with exponential backoff
 # (MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR): minutes of
-# stalled training per epoch while a server is down. Mid-training flushes fail fast
-# instead and keep the data for the next one. Variables the user set are respected.
-_FAIL_FAST_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+# stalled training per epoch while a server is down. Flushes of the queue fail fast
+# instead (retries=0) and keep the data for the next one. One-off requests (datasets,
+# reports, the model upload, ending the run) have no queue behind them: a single 503 or
+# dropped connection would lose the model to a local folder or leave the run RUNNING
+# (tests/test_outage_soak.py), so they get QUICK_RETRIES, backoff 0, 2 and 4 s (plus
+# a jitter of up to 0.25 s, and any Retry-After the server sends). Variables the
+# user set are respected.
+QUICK_RETRIES = 3
+_FAIL_FAST_ENV = {
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.25",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
 
 
 @contextmanager
-def fail_fast() -> Iterator[None]:
-    """Within this block, MLflow's HTTP client gives up at once instead of retrying."""
-    added = [name for name in _FAIL_FAST_ENV if name not in os.environ]
+def fail_fast(retries: int = QUICK_RETRIES) -> Iterator[None]:
+    """Within this block, MLflow's HTTP client retries ``retries`` times in seconds, not minutes.
+
+    Args:
+        retries: Retries of a failed request; 0 gives up at once.
+    """
+    wanted = {**_FAIL_FAST_ENV, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(retries)}
+    added = [name for name in wanted if name not in os.environ]
     for name in added:
-        os.environ[name] = _FAIL_FAST_ENV[name]
+        os.environ[name] = wanted[name]
     try:
         yield
     finally:
@@ -135,16 +150,25 @@ class RunLogger:
         """
         if use_mlflow_retries:
             return self._send()
-        with fail_fast():
+        with fail_fast(retries=0):
             return self._send()
 
-    def flush_until(self, seconds: float, interval: float = 2.0) -> bool:
-        """Retry :meth:`flush` until the queue is empty or ``seconds`` have passed."""
+    def flush_until(
+        self, seconds: float, first_interval: float = 0.25, max_interval: float = 2.0
+    ) -> bool:
+        """Retry :meth:`flush` until the queue is empty or ``seconds`` have passed.
+
+        Waits ``first_interval`` after the first failure, doubling up to
+        ``max_interval``: a server that dropped one request is retried at once,
+        one that is restarting is not hammered.
+        """
         deadline = time.monotonic() + seconds
+        interval = first_interval
         while not self.flush():
             if self.strict or time.monotonic() + interval > deadline:
                 return False
             time.sleep(interval)
+            interval = min(2 * interval, max_interval)
         return True
 
     def dump_pending(self) -> str | None:

@@ -1,0 +1,94 @@
+"""RunLogger's HTTP policy against a flaky network (a fault proxy in front of a stub server).
+
+Flushes of the metric queue give up at once (the next flush sends the data, so
+training never waits on MLflow's retries or a server's Retry-After); one-off
+requests under ``fail_fast()`` (datasets, reports, the model, ending the run)
+retry within seconds, so one 503 or dropped connection loses nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import mlflow
+import pytest
+from mlflow.exceptions import MlflowException
+
+from kashgari_mlflow._run_logger import RunLogger, TrackingWarning, fail_fast
+
+from ._fault_proxy import (
+    DROP_AFTER,
+    DROP_BEFORE,
+    UNAVAILABLE,
+    UNAVAILABLE_RETRY_AFTER,
+    FaultProxy,
+)
+
+RUN_ID = "0" * 32
+
+
+class _EmptyAnswers(BaseHTTPRequestHandler):
+    """Answers every MLflow REST call with an empty JSON object (a valid empty response)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def proxy() -> Iterator[FaultProxy]:
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyAnswers)
+    thread = threading.Thread(target=stub.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    proxy = FaultProxy(f"http://127.0.0.1:{stub.server_address[1]}", retry_after=30)
+    with proxy:
+        yield proxy
+    stub.shutdown()
+    stub.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize("fault", [UNAVAILABLE, UNAVAILABLE_RETRY_AFTER, DROP_BEFORE, DROP_AFTER])
+def test_queue_flush_gives_up_at_once_and_sends_later(proxy: FaultProxy, fault: str) -> None:
+    logger = RunLogger(mlflow.MlflowClient(proxy.url), RUN_ID)
+    logger.queue_metrics({"loss": 0.5}, step=0)
+    proxy.inject(fault)
+    started = time.monotonic()
+    with pytest.warns(TrackingWarning, match="Training continues; metrics are kept"):
+        assert not logger.flush()
+    assert time.monotonic() - started < 5  # no retry, no 30 s Retry-After
+    assert proxy.requests == 1 and logger.pending == 1
+    assert logger.flush()
+    assert proxy.requests == 2 and logger.pending == 0
+
+
+@pytest.mark.parametrize("fault", [UNAVAILABLE, DROP_BEFORE, DROP_AFTER])
+def test_one_off_request_survives_one_fault(proxy: FaultProxy, fault: str) -> None:
+    # Before, fail_fast() gave up at once: one 503 or dropped connection at the end of
+    # training left the run RUNNING and sent the model to a local folder.
+    proxy.inject(fault)
+    with fail_fast():
+        mlflow.MlflowClient(proxy.url).set_tag(RUN_ID, "stage", "done")
+    assert proxy.requests == 2
+    assert proxy.forwarded == (2 if fault == DROP_AFTER else 1)
+
+
+def test_a_retry_setting_of_the_user_wins(proxy: FaultProxy, monkeypatch: Any) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    proxy.inject(UNAVAILABLE)
+    with fail_fast(), pytest.raises(MlflowException, match="503"):
+        mlflow.MlflowClient(proxy.url).set_tag(RUN_ID, "stage", "done")
+    assert proxy.requests == 1
