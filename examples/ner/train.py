@@ -2,12 +2,16 @@
 
 MLflow passes every parameter, so empty paths and ``max_sentences=0`` arrive
 here and are dropped before ``train_ner.py`` sees them. ``mlflow run`` sets
-``MLFLOW_RUN_ID``; ``MlflowCallback`` logs into that run, so one run results.
+``MLFLOW_RUN_ID`` and ``MLFLOW_EXPERIMENT_ID``; ``MlflowCallback`` logs into
+that run, so one run results. The run's experiment is passed on as
+``--experiment`` so that ``train_ner.py``'s default experiment name is not
+created, empty, beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -36,7 +40,20 @@ def to_train_ner_argv(argv: list[str] | None = None) -> list[str]:
         out += ["--train", args.train]
     if args.dev:
         out += ["--dev", args.dev]
+    experiment = projects_experiment_name()
+    if experiment:
+        out += ["--experiment", experiment]
     return out
+
+
+def projects_experiment_name() -> str | None:
+    """Name of the experiment ``mlflow run`` put its run in, or None outside ``mlflow run``."""
+    experiment_id = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    if not experiment_id or not os.environ.get("MLFLOW_RUN_ID"):
+        return None
+    import mlflow
+
+    return str(mlflow.MlflowClient().get_experiment(experiment_id).name)
 
 
 if __name__ == "__main__":
