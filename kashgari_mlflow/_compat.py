@@ -10,6 +10,7 @@ import inspect
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -110,6 +111,24 @@ def package_version(name: str) -> str | None:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def use_sqlite_store_by_default() -> None:
+    """On MLflow 2, default to MLflow 3's store, ``sqlite:///mlflow.db``, not ``./mlruns``.
+
+    Runs then land where the docs and ``mlflow ui --backend-store-uri
+    sqlite:///mlflow.db`` look, whichever MLflow is installed. A tracking URI
+    the user set (``MLFLOW_TRACKING_URI`` or ``mlflow.set_tracking_uri``) wins,
+    and, as MLflow 3 does, an existing ``./mlruns`` holding experiments is kept.
+    """
+    import mlflow
+    from mlflow.tracking import is_tracking_uri_set
+
+    if int(mlflow.__version__.split(".")[0]) >= 3 or is_tracking_uri_set():  # type: ignore[no-untyped-call]
+        return
+    if any(Path("mlruns").glob("*/meta.yaml")):
+        return
+    mlflow.set_tracking_uri("sqlite:///mlflow.db")
 
 
 def is_kashgari_task_model(obj: object) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import tensorflow as tf
 
-from kashgari_mlflow._compat import support_gensim4, task_of
+from kashgari_mlflow._compat import support_gensim4, task_of, use_sqlite_store_by_default
 from kashgari_mlflow._discovery import FitContext, find_fit_context
 from kashgari_mlflow._distributed import LOG_ON_ALL_WORKERS_ENV, worker_role
 from kashgari_mlflow._entities import SCHEMES, Scheme
@@ -342,6 +342,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             _OPEN_RUNS[active.info.run_id].abort("FAILED")
             active = mlflow.active_run()
         run_id = self.run_id
+        if active is None:
+            use_sqlite_store_by_default()
         if active is not None and not nested and run_id in (None, active.info.run_id):
             if tags:
                 mlflow.MlflowClient().log_batch(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -12,6 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_WNUT17 = ROOT.parent / "shared" / "data" / "wnut17"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+MLFLOW_MAJOR = int(importlib.metadata.version("mlflow").split(".")[0])
+#: For tests of MLflow 3's logged models (their params, tags and search); MLflow 2
+#: keeps a model as run artifacts only.
+needs_logged_models = pytest.mark.skipif(
+    MLFLOW_MAJOR < 3, reason="logged models exist from MLflow 3"
+)
 
 
 def _load_example_module(name: str) -> Any:

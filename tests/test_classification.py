@@ -27,7 +27,7 @@ def test_classification_model_is_tracked(model_class, demo_data, tracking_uri):
         return ["org" if any(t.endswith("ORG") for t in seq) else "other" for seq in tags]
 
     model = getattr(classification, model_class)()
-    callback = MlflowCallback()
+    callback = MlflowCallback(log_model="last")  # the weights `model` keeps
     model.fit(
         train_x[:96], labels(train_y[:96]), dev_x[:32], labels(dev_y[:32]),
         batch_size=32, epochs=2, callbacks=[callback], fit_kwargs={"verbose": 0},

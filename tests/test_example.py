@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SHARED_WNUT17
+from .conftest import MLFLOW_MAJOR, ROOT, SHARED_WNUT17
 
 
 def run_example(tmp_path: Path, *args: str) -> str:
@@ -40,8 +40,11 @@ def test_main_job_trains_logs_loads_and_predicts(tmp_path: Path):
     assert any(key.startswith("hyper_parameters.") for key in run.data.params)
     for key in ("loss", "val_loss"):
         assert sorted(m.step for m in client.get_metric_history(run_id, key)) == [0, 1, 2, 3]
-    (model,) = client.search_logged_models([run.info.experiment_id])
-    assert model.name == "model"
+    if MLFLOW_MAJOR >= 3:
+        (model,) = client.search_logged_models([run.info.experiment_id])
+        assert model.name == "model"
+    else:
+        assert "model/MLmodel" in {a.path for a in client.list_artifacts(run_id, "model")}
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
