@@ -46,7 +46,7 @@ _FAIL_FAST_ENV = {
 
 
 @contextmanager
-def fail_fast(retries: int = QUICK_RETRIES) -> Iterator[None]:
+def quick_retries(retries: int = QUICK_RETRIES) -> Iterator[None]:
     """Within this block, MLflow's HTTP client retries ``retries`` times in seconds, not minutes.
 
     Args:
@@ -150,7 +150,7 @@ class RunLogger:
         """
         if use_mlflow_retries:
             return self._send()
-        with fail_fast(retries=0):
+        with quick_retries(retries=0):
             return self._send()
 
     def flush_until(

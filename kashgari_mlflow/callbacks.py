@@ -22,7 +22,7 @@ from kashgari_mlflow._evaluation import evaluate_classes, evaluate_entities, rep
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._params import model_params, version_tags
 from kashgari_mlflow._redaction import Redactor, redacted_context_tags
-from kashgari_mlflow._run_logger import RunLogger, TrackingWarning, fail_fast
+from kashgari_mlflow._run_logger import RunLogger, TrackingWarning, quick_retries
 from kashgari_mlflow._tagger import Tagger
 
 LogModel = Literal["best", "last"] | bool
@@ -301,7 +301,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             self._log_best_epoch()
             self._log_early_stopping_result()
             self._send_or_keep_queue()
-            with fail_fast():
+            with quick_retries():
                 self._log_reports()
                 if self.log_model:
                     self._log_trained_model()
@@ -388,7 +388,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         """Continue the step count when a run already has epochs from an earlier ``fit``."""
         assert self._logger is not None
         try:
-            with fail_fast():
+            with quick_retries():
                 history = self._logger.client.get_metric_history(self.active_run_id, "loss")
         except Exception:  # noqa: BLE001 - a failed look-up means a fresh count
             return 0
@@ -560,7 +560,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         if not datasets:
             return
         try:
-            with fail_fast():
+            with quick_retries():
                 log_datasets(self._logger.client, str(self.active_run_id), datasets)
         except Exception as err:
             if self.strict:
@@ -688,7 +688,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             return
         active = mlflow.active_run()
         try:
-            with fail_fast():
+            with quick_retries():
                 self._end(active, status)
         except Exception as err:
             if self.strict:

@@ -2,7 +2,7 @@
 
 Flushes of the metric queue give up at once (the next flush sends the data, so
 training never waits on MLflow's retries or a server's Retry-After); one-off
-requests under ``fail_fast()`` (datasets, reports, the model, ending the run)
+requests under ``quick_retries()`` (datasets, reports, the model, ending the run)
 retry within seconds, so one 503 or dropped connection loses nothing.
 """
 
@@ -18,7 +18,7 @@ import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
 
-from kashgari_mlflow._run_logger import RunLogger, TrackingWarning, fail_fast
+from kashgari_mlflow._run_logger import RunLogger, TrackingWarning, quick_retries
 
 from ._fault_proxy import (
     DROP_AFTER,
@@ -77,10 +77,10 @@ def test_queue_flush_gives_up_at_once_and_sends_later(proxy: FaultProxy, fault: 
 
 @pytest.mark.parametrize("fault", [UNAVAILABLE, DROP_BEFORE, DROP_AFTER])
 def test_one_off_request_survives_one_fault(proxy: FaultProxy, fault: str) -> None:
-    # Before, fail_fast() gave up at once: one 503 or dropped connection at the end of
-    # training left the run RUNNING and sent the model to a local folder.
+    # Giving up at once here, as queue flushes do, would leave the run RUNNING and send
+    # the model to a local folder over one 503 or dropped connection at the end of training.
     proxy.inject(fault)
-    with fail_fast():
+    with quick_retries():
         mlflow.MlflowClient(proxy.url).set_tag(RUN_ID, "stage", "done")
     assert proxy.requests == 2
     assert proxy.forwarded == (2 if fault == DROP_AFTER else 1)
@@ -89,6 +89,6 @@ def test_one_off_request_survives_one_fault(proxy: FaultProxy, fault: str) -> No
 def test_a_retry_setting_of_the_user_wins(proxy: FaultProxy, monkeypatch: Any) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     proxy.inject(UNAVAILABLE)
-    with fail_fast(), pytest.raises(MlflowException, match="503"):
+    with quick_retries(), pytest.raises(MlflowException, match="503"):
         mlflow.MlflowClient(proxy.url).set_tag(RUN_ID, "stage", "done")
     assert proxy.requests == 1
