@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -78,13 +79,35 @@ def make_dataset(x: Sequence[Sequence[str]], y: Sequence[Any] | None, name: str)
     return KashgariCorpus()
 
 
+#: How the database behind an MLflow server words a duplicate key (PostgreSQL, SQLite, MySQL).
+_DUPLICATE_KEY_WORDS = ("unique constraint", "uniqueviolation", "duplicate entry")
+DUPLICATE_DATASET_ATTEMPTS = 3
+
+
 def log_datasets(client: Any, run_id: str, datasets: Sequence[tuple[Any, str]]) -> None:
-    """Log ``(dataset, context)`` pairs, e.g. ``(train, "training")``, to a run."""
+    """Log ``(dataset, context)`` pairs, e.g. ``(train, "training")``, to a run.
+
+    An MLflow server looks a dataset up, then inserts it when missing: two
+    trainings that log the same corpus into one experiment at the same moment
+    can both insert, and the later one gets a duplicate-key error. The dataset
+    exists by then, so the request is sent again (up to
+    ``DUPLICATE_DATASET_ATTEMPTS`` times) and links it.
+    """
     from mlflow.entities import DatasetInput, InputTag
+    from mlflow.exceptions import MlflowException
     from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
     inputs = [
         DatasetInput(dataset._to_mlflow_entity(), [InputTag(MLFLOW_DATASET_CONTEXT, context)])
         for dataset, context in datasets
     ]
-    client.log_inputs(run_id, datasets=inputs)
+    for attempt in range(1, DUPLICATE_DATASET_ATTEMPTS + 1):
+        try:
+            client.log_inputs(run_id, datasets=inputs)
+            return
+        except MlflowException as err:
+            message = str(err).lower()
+            duplicate = any(words in message for words in _DUPLICATE_KEY_WORDS)
+            if not duplicate or attempt == DUPLICATE_DATASET_ATTEMPTS:
+                raise
+            time.sleep(0.2 * attempt)

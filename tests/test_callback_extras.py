@@ -180,3 +180,48 @@ def test_experiment_created_by_a_racing_process_is_reused(data, tracking_uri, mo
     run = mlflow.MlflowClient().get_run(callback.active_run_id)
     assert run.info.experiment_id == real_lookup("raced").experiment_id
     assert run.info.status == "FINISHED"
+
+
+class _RacingClient:
+    """``log_inputs`` fails like a server that lost the insert race ``failures`` times."""
+
+    def __init__(self, failures: int, message: str) -> None:
+        self.failures, self.message, self.calls = failures, message, 0
+
+    def log_inputs(self, run_id, datasets):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise mlflow.exceptions.MlflowException(self.message)
+
+
+DUPLICATE = (
+    "BAD_REQUEST: (psycopg2.errors.UniqueViolation) duplicate key value violates unique "
+    'constraint "dataset_pk"'
+)
+
+
+def _corpus(data):
+    from kashgari_mlflow._datasets import make_dataset
+
+    return [(make_dataset(data[0], data[1], "train"), "training")]
+
+
+def test_a_dataset_inserted_by_a_parallel_training_is_linked_on_retry(data):
+    from kashgari_mlflow._datasets import log_datasets
+
+    client = _RacingClient(failures=1, message=DUPLICATE)
+    log_datasets(client, "run", _corpus(data))
+    assert client.calls == 2
+
+
+def test_other_dataset_errors_and_endless_duplicates_are_raised(data):
+    from kashgari_mlflow._datasets import DUPLICATE_DATASET_ATTEMPTS, log_datasets
+
+    client = _RacingClient(failures=1, message="INVALID_PARAMETER_VALUE: bad dataset")
+    with pytest.raises(mlflow.exceptions.MlflowException, match="bad dataset"):
+        log_datasets(client, "run", _corpus(data))
+    assert client.calls == 1
+    client = _RacingClient(failures=99, message=DUPLICATE)
+    with pytest.raises(mlflow.exceptions.MlflowException, match="dataset_pk"):
+        log_datasets(client, "run", _corpus(data))
+    assert client.calls == DUPLICATE_DATASET_ATTEMPTS
