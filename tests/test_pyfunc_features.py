@@ -53,7 +53,11 @@ def test_character_tokenizer_gives_entities_with_exact_offsets(chinese_model, tm
     (answer,) = pyfunc.predict(text)
     assert answer["tokens"] == list(text)
     found = [(e["type"], e["text"], e["char_start"], e["char_end"]) for e in answer["entities"]]
-    assert found == [("PER", "张三", 0, 2), ("LOC", "北京", 3, 5)]
+    # The two names are found at their exact places (a small model trained for seconds
+    # may add a stray one-character entity, whose offsets are checked all the same).
+    assert {("PER", "张三", 0, 2), ("LOC", "北京", 3, 5)} <= set(found)
+    for _, entity_text, start, end in found:
+        assert text[start:end] == entity_text
     (spaced,) = pyfunc.predict("李四 去了 上海")
     for entity in spaced["entities"]:
         assert "李四 去了 上海"[entity["char_start"] : entity["char_end"]] == entity["text"]
