@@ -6,8 +6,10 @@
 * :mod:`._steps`: which step an epoch or batch is logged at;
 * :mod:`._best`: the best epoch by the monitored metric;
 * :mod:`._evaluator`: when and how the validation data is scored;
-* :mod:`._fit_params`, :mod:`._epoch_metrics`, :mod:`._early_stopping`: what is logged;
-* :mod:`._artifacts`, :mod:`._datasets`, :mod:`._model_logging`: what is uploaded.
+* :mod:`._fit_start`, :mod:`._epoch_metrics`, :mod:`._early_stopping`: what is logged;
+* :mod:`._artifacts`, :mod:`._model_logging`: what is uploaded at the end;
+* :mod:`._fit_state`: one fit's collaborators and what it has seen;
+* :mod:`._workers`, :mod:`._env`: who logs, and settings from the environment.
 
 Nothing here is imported by ``import kashgari_mlflow``.
 """
