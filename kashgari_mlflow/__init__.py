@@ -21,12 +21,18 @@ support_gensim4()  # Kashgari's WordEmbedding was written for gensim 3
 if TYPE_CHECKING:
     from kashgari_mlflow._autolog import autolog
     from kashgari_mlflow._conll import read_conll
+    from kashgari_mlflow._loading import ModelFilesError
+    from kashgari_mlflow._registry import IncompleteModelError
+    from kashgari_mlflow._tracking._failures import TrackingWarning
     from kashgari_mlflow.callbacks import MlflowCallback
     from kashgari_mlflow.flavor import FLAVOR_NAME, load_model, log_model, save_model
 
 __all__ = [
     "FLAVOR_NAME",
+    "IncompleteModelError",
     "MlflowCallback",
+    "ModelFilesError",
+    "TrackingWarning",
     "__version__",
     "autolog",
     "load_model",
@@ -38,7 +44,10 @@ __all__ = [
 _LAZY = {
     "autolog": "kashgari_mlflow._autolog",
     "FLAVOR_NAME": "kashgari_mlflow.flavor",
+    "IncompleteModelError": "kashgari_mlflow._registry",
     "MlflowCallback": "kashgari_mlflow.callbacks",
+    "ModelFilesError": "kashgari_mlflow._loading",
+    "TrackingWarning": "kashgari_mlflow._tracking._failures",
     "load_model": "kashgari_mlflow.flavor",
     "log_model": "kashgari_mlflow.flavor",
     "read_conll": "kashgari_mlflow._conll",

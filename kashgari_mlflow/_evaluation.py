@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from kashgari_mlflow._entities import Scheme
+from kashgari_mlflow._keys import mlflow_key
 from kashgari_mlflow._metrics import EntityReport, entity_report, label_report
 from kashgari_mlflow._tagger import Tagger
-
-_UNSAFE_KEY_CHARS = re.compile(r"[^\w\-. /]")
-
-
-def metric_safe(name: str) -> str:
-    """Make an entity type usable inside an MLflow metric key (``creative work`` stays)."""
-    return _UNSAFE_KEY_CHARS.sub("_", name) or "_"
 
 
 def evaluate_entities(
@@ -74,8 +67,7 @@ def report_metrics(report: EntityReport, prefix: str = "val_entity") -> dict[str
         metrics[f"{prefix}{average}_recall"] = score.recall
         metrics[f"{prefix}{average}_f1"] = score.f1
     for entity_type, score in report.per_type.items():
-        key = metric_safe(entity_type)
-        metrics[f"{prefix}_precision/{key}"] = score.precision
-        metrics[f"{prefix}_recall/{key}"] = score.recall
-        metrics[f"{prefix}_f1/{key}"] = score.f1
+        metrics[mlflow_key(f"{prefix}_precision/{entity_type}")] = score.precision
+        metrics[mlflow_key(f"{prefix}_recall/{entity_type}")] = score.recall
+        metrics[mlflow_key(f"{prefix}_f1/{entity_type}")] = score.f1
     return metrics

@@ -9,16 +9,15 @@ warning; the unabridged Kashgari config is logged as a JSON artifact instead.
 from __future__ import annotations
 
 import json
-import re
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from kashgari_mlflow._compat import package_version
+from kashgari_mlflow._keys import mlflow_key
 from kashgari_mlflow._redaction import Redactor
 
 _TRUNCATION_MARK = "...[truncated]"
-_INVALID_KEY_CHARS = re.compile(r"[^\w\-. /:]")
 
 
 def mlflow_limits() -> tuple[int, int, int]:
@@ -48,11 +47,6 @@ def to_param_value(value: Any) -> str:
     return str(value)
 
 
-def sanitize_key(key: str) -> str:
-    r"""Replace characters MLflow rejects in keys (it allows ``\w - . space / :``)."""
-    return _INVALID_KEY_CHARS.sub("_", key)
-
-
 def make_safe(params: Mapping[str, Any]) -> dict[str, str]:
     """Stringify, redact secrets, clean keys and cut over-long values, with warnings.
 
@@ -72,7 +66,7 @@ def make_safe(params: Mapping[str, Any]) -> dict[str, str]:
         {str(key): value for key, value in params.items()}, "params", to_param_value
     )
     for raw_key, value in redacted.items():
-        key = sanitize_key(raw_key)[:max_key]
+        key = mlflow_key(raw_key)[:max_key]
         if len(value) > max_value:
             value = value[: max_value - len(_TRUNCATION_MARK)] + _TRUNCATION_MARK
             cut.append(key)

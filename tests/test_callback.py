@@ -1,7 +1,7 @@
 import mlflow
 import pytest
 
-from kashgari_mlflow import MlflowCallback
+from kashgari_mlflow import MlflowCallback, TrackingWarning
 
 from .conftest import fit_tiny
 
@@ -78,7 +78,7 @@ def test_continued_training_in_one_run_continues_the_steps(small_data, tracking_
     client = mlflow.MlflowClient()
     with mlflow.start_run() as run:
         model = fit(small_data, MlflowCallback(log_model=False))
-        with pytest.warns(UserWarning, match=r"Params \['epochs'\] already have other values"):
+        with pytest.warns(TrackingWarning, match=r"Params \['epochs'\] already have other values"):
             fit(small_data, MlflowCallback(log_model=False), epochs=3, model=model)
     assert steps(client, run.info.run_id, "loss") == list(range(EPOCHS + 3))
     assert client.get_run(run.info.run_id).data.params["epochs"] == str(EPOCHS)

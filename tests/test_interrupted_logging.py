@@ -11,9 +11,8 @@ import pytest
 import tensorflow as tf
 from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 
-from kashgari_mlflow import MlflowCallback
+from kashgari_mlflow import MlflowCallback, TrackingWarning
 from kashgari_mlflow._registry import IncompleteModelError, check_uploaded
-from kashgari_mlflow._run_logger import TrackingWarning
 
 from .conftest import ROOT, fit_tiny
 

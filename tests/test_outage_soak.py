@@ -30,8 +30,7 @@ import mlflow
 import pytest
 import tensorflow as tf
 
-from kashgari_mlflow import MlflowCallback
-from kashgari_mlflow._run_logger import TrackingWarning
+from kashgari_mlflow import MlflowCallback, TrackingWarning
 
 from ._fault_proxy import (
     DELAY,

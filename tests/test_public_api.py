@@ -25,3 +25,16 @@ def test_import_does_not_pull_tensorflow_kashgari_or_mlflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_exceptions_users_catch_are_public_and_cheap_to_import():
+    assert issubclass(kashgari_mlflow.TrackingWarning, UserWarning)
+    assert issubclass(kashgari_mlflow.ModelFilesError, ValueError)
+    assert issubclass(kashgari_mlflow.IncompleteModelError, RuntimeError)
+    code = (
+        "import sys; "
+        "from kashgari_mlflow import IncompleteModelError, ModelFilesError, TrackingWarning; "
+        "print(sorted(m for m in ('tensorflow', 'kashgari', 'mlflow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

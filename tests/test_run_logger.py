@@ -18,7 +18,8 @@ import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
 
-from kashgari_mlflow._run_logger import RunLogger, TrackingWarning, quick_retries
+from kashgari_mlflow import TrackingWarning
+from kashgari_mlflow._tracking._queue import RunLogger, quick_retries
 
 from ._fault_proxy import (
     DROP_AFTER,

@@ -7,8 +7,7 @@ import pytest
 import tensorflow as tf
 from mlflow.exceptions import MlflowException
 
-from kashgari_mlflow import MlflowCallback
-from kashgari_mlflow._run_logger import TrackingWarning
+from kashgari_mlflow import MlflowCallback, TrackingWarning
 
 from ._mlflow_server import MlflowServer
 from .conftest import make_tiny_model
@@ -79,7 +78,7 @@ def test_strict_mode_raises_when_the_server_is_down(demo_data, server):
 
 def test_unreachable_server_at_the_end_keeps_metrics_and_model_locally(demo_data, server):
     callback = MlflowCallback(final_flush_seconds=1)
-    with pytest.warns(TrackingWarning) as caught:
+    with pytest.warns(TrackingWarning, match="were saved to") as caught:
         train(demo_data, [Outage(server, down=1, up=None), callback], epochs=2)
     messages = " ".join(str(w.message) for w in caught)
     assert "were saved to" in messages

@@ -1,10 +1,13 @@
-"""Send params, metrics and tags to one MLflow run, and never lose them.
+"""The send queue: params, metrics and tags for one MLflow run, never lost.
 
 Training must not die because the tracking server blinked. Every metric is
 queued first; :meth:`RunLogger.flush` sends the queue in batches and keeps
 whatever failed for the next flush, so a server that comes back receives
 everything, in order, exactly once. With ``strict=True`` the first failure
-raises instead.
+raises instead (see :mod:`._failures`).
+
+This module is also the one place that decides how often a single request is
+retried (:func:`quick_retries`).
 """
 
 from __future__ import annotations
@@ -14,19 +17,15 @@ import os
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from kashgari_mlflow._keys import mlflow_key
 from kashgari_mlflow._params import make_safe, mlflow_limits
 from kashgari_mlflow._redaction import Redactor
-
-
-class TrackingWarning(UserWarning):
-    """Tracking failed; training goes on and the data is kept for a retry."""
-
+from kashgari_mlflow._tracking._failures import FailurePolicy
 
 # MLflow's HTTP client retries a failed request 7 times with exponential backoff
 # (MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR): minutes of
@@ -70,17 +69,24 @@ class RunLogger:
         client: An :class:`mlflow.MlflowClient`.
         run_id: The run to write to.
         strict: Raise tracking errors instead of warning and retrying later.
+        policy: The failure policy to share with the other collaborators of a
+            training (overrides ``strict``).
     """
 
-    def __init__(self, client: Any, run_id: str, *, strict: bool = False) -> None:
+    def __init__(
+        self,
+        client: Any,
+        run_id: str,
+        *,
+        strict: bool = False,
+        policy: FailurePolicy | None = None,
+    ) -> None:
         self.client = client
         self.run_id = run_id
-        self.strict = strict
+        self.policy = policy or FailurePolicy(strict)
         self._pending_metrics: list[Any] = []
         self._pending_params: dict[str, str] = {}
         self._pending_tags: dict[str, str] = {}
-        self._warned = False
-        self.failures = 0
         # Sends are serialised; the queue itself is only appended to at the tail
         # while a send removes from the head, both atomic under the GIL.
         self._send_lock = threading.Lock()
@@ -95,14 +101,20 @@ class RunLogger:
     def queue_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         """Queue metric values for ``step`` (non-finite values are kept; MLflow accepts them).
 
-        A secret inside a key (a per-type metric named after a label) is redacted.
+        A secret inside a key (a per-type metric named after a label) is redacted,
+        and characters MLflow rejects are replaced (:func:`kashgari_mlflow._keys.mlflow_key`).
         """
         from mlflow.entities import Metric
 
         timestamp = int(time.time() * 1000)
         redactor = Redactor()
         self._pending_metrics.extend(
-            Metric(key=redactor.key(key), value=float(value), timestamp=timestamp, step=int(step))
+            Metric(
+                key=mlflow_key(redactor.key(key)),
+                value=float(value),
+                timestamp=timestamp,
+                step=int(step),
+            )
             for key, value in metrics.items()
         )
 
@@ -118,12 +130,10 @@ class RunLogger:
             key for key, value in safe.items() if key in existing and existing[key] != value
         )
         if changed:
-            warnings.warn(
+            self.policy.warn(
                 f"Params {changed} already have other values in run {self.run_id} (training "
                 "continued with new settings?); MLflow cannot change a param, so the first "
-                "values are kept. Start a new run to record the new ones.",
-                TrackingWarning,
-                stacklevel=3,
+                "values are kept. Start a new run to record the new ones."
             )
         self._pending_params.update(
             {key: value for key, value in safe.items() if key not in existing}
@@ -165,7 +175,7 @@ class RunLogger:
         deadline = time.monotonic() + seconds
         interval = first_interval
         while not self.flush():
-            if self.strict or time.monotonic() + interval > deadline:
+            if self.policy.strict or time.monotonic() + interval > deadline:
                 return False
             time.sleep(interval)
             interval = min(2 * interval, max_interval)
@@ -257,15 +267,28 @@ class RunLogger:
         return True
 
     def _handle_failure(self, err: Exception) -> None:
-        self.failures += 1
-        if self.strict:
-            raise err
-        if not self._warned:
-            self._warned = True
-            warnings.warn(
-                f"Could not write to MLflow run {self.run_id} ({type(err).__name__}: {err}). "
-                "Training continues; metrics are kept and sent when the server answers again "
-                "(at the latest when training ends). Pass strict=True to stop on such errors.",
-                TrackingWarning,
-                stacklevel=4,
-            )
+        self.policy.fail(
+            err,
+            f"Could not write to MLflow run {self.run_id} ({type(err).__name__}: {err}). "
+            "Training continues; metrics are kept and sent when the server answers again "
+            "(at the latest when training ends). Pass strict=True to stop on such errors.",
+            once=True,
+        )
+
+    def drain(self, seconds: float) -> bool:
+        """Send everything before the run closes: wait up to ``seconds`` for the server.
+
+        What still cannot be sent is saved to a local JSON file, named in a warning.
+
+        Returns:
+            Whether everything was sent.
+        """
+        self.wait_for_background()
+        if self.flush_until(seconds):
+            return True
+        path = self.dump_pending()
+        self.policy.warn(
+            f"The tracking server did not take the last metrics/params of run "
+            f"{self.run_id} within {seconds:g} s; they were saved to {path}."
+        )
+        return False

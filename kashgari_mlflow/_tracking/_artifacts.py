@@ -1,0 +1,121 @@
+"""The run's text and chart artifacts: reports, label list, config, model summary, curves.
+
+Everything is redacted before upload (see :mod:`kashgari_mlflow._redaction`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+from kashgari_mlflow._metrics import EntityReport
+from kashgari_mlflow._params import model_params
+from kashgari_mlflow._redaction import Redactor
+from kashgari_mlflow._tracking._runs import TrackedRun
+
+
+class MetricHistory:
+    """Every metric value of one ``fit`` by step, for the learning curves."""
+
+    def __init__(self) -> None:
+        self.points: dict[str, list[tuple[int, float]]] = {}
+
+    def record(self, metrics: Mapping[str, float], step: int) -> None:
+        """Remember the metrics of ``step``."""
+        for key, value in metrics.items():
+            self.points.setdefault(key, []).append((step, value))
+
+
+def log_reports(
+    run: TrackedRun,
+    kash_model: Any,
+    tf_model: Any,
+    task: str,
+    report: EntityReport | None,
+    history: MetricHistory,
+) -> None:
+    """Upload the labels, config, model summary, the report of the logged epoch and charts.
+
+    A failure is the run's failure policy's to handle: by default a warning.
+
+    Args:
+        run: The run to upload to.
+        kash_model: The Kashgari model.
+        tf_model: Its Keras network (for the summary).
+        task: ``"labeling"`` (``entity_report/``) or ``"classification"`` (``class_report/``).
+        report: The evaluation report of the logged epoch, if any.
+        history: The fit's metrics, for the learning curves.
+    """
+    with run.sender.policy.guard("log the run's reports"):
+        _log_reports(run.sender.client, run.run_id, kash_model, tf_model, task, report, history)
+
+
+def _log_reports(
+    client: Any,
+    run_id: str,
+    kash_model: Any,
+    tf_model: Any,
+    task: str,
+    report: EntityReport | None,
+    history: MetricHistory,
+) -> None:
+    redactor = Redactor()
+
+    def log_dict(content: Any, path: str) -> None:
+        client.log_dict(run_id, redactor.scrub(content, f"artifact {path}"), path)
+
+    def log_text(content: str, path: str) -> None:
+        client.log_text(run_id, redactor.scrub(content, f"artifact {path}"), path)
+
+    labels = model_params(kash_model).get("labels", [])
+    log_dict({"labels": labels}, "kashgari/labels.json")
+    log_dict(model_config(kash_model), "kashgari/model_config.json")
+    log_text(model_summary(tf_model), "kashgari/model_summary.txt")
+    if report is not None:
+        folder = "entity_report" if task == "labeling" else "class_report"
+        log_text(report.to_text(), f"{folder}/report.txt")
+        log_dict(report.to_dict(), f"{folder}/report.json")
+    _log_charts(client, run_id, task, report, history, redactor)
+
+
+def _log_charts(
+    client: Any,
+    run_id: str,
+    task: str,
+    report: EntityReport | None,
+    history: MetricHistory,
+    redactor: Redactor,
+) -> None:
+    try:
+        from kashgari_mlflow._plots import f1_by_type, learning_curves
+    except ImportError:  # matplotlib is optional for charts
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        curves = os.path.join(folder, "learning_curves.png")
+        if learning_curves(history.points, curves):
+            client.log_artifact(run_id, curves, "plots")
+        if report is not None:
+            kind = "entity" if task == "labeling" else "class"
+            bars = os.path.join(folder, f"{kind}_f1_by_type.png")
+            scores = {redactor.text(name): score.f1 for name, score in report.per_type.items()}
+            if f1_by_type(scores, bars, f"{kind.capitalize()} F1 by type (validation)"):
+                client.log_artifact(run_id, bars, "plots")
+
+
+def model_summary(tf_model: Any) -> str:
+    """Keras' ``summary()`` of the network, as text."""
+    lines: list[str] = []
+    tf_model.summary(print_fn=lines.append, line_length=110)
+    return "\n".join(lines) + "\n"
+
+
+def model_config(kash_model: Any) -> dict[str, Any]:
+    """Kashgari's config of the model without the network JSON and the vocabularies."""
+    config: dict[str, Any] = kash_model.to_dict()
+    config.pop("tf_model", None)  # the network JSON is in the logged model itself
+    for block in ("text_processor", "label_processor"):
+        config.get(block, {}).get("config", {}).pop("vocab2idx", None)
+    config.get("embedding", {}).pop("embed_model", None)
+    return config

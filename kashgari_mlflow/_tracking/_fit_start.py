@@ -1,0 +1,94 @@
+"""What a ``fit`` records when it starts: params, version tags and its datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kashgari_mlflow._datasets import log_datasets, make_dataset
+from kashgari_mlflow._discovery import FitContext
+from kashgari_mlflow._params import model_params, version_tags
+from kashgari_mlflow._tracking._early_stopping import early_stopping_params, find_early_stopping
+from kashgari_mlflow._tracking._queue import quick_retries
+from kashgari_mlflow._tracking._runs import TrackedRun
+from kashgari_mlflow._tracking._steps import first_free_step
+
+
+def log_fit_start(
+    run: TrackedRun,
+    context: FitContext,
+    keras_params: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    evaluation: tuple[Any, Any] | None,
+    task: str,
+    explicit_eval_data: bool,
+) -> int:
+    """Send the fit's params and tags, record its datasets; return the first free step.
+
+    Args:
+        run: The run to write to.
+        context: What the ``fit`` was given.
+        keras_params: Keras' ``callback.params`` (``epochs``, ``steps``).
+        settings: The callback's own settings to record as params.
+        evaluation: The data scored during training, if any.
+        task: ``"labeling"`` or ``"classification"`` (the ``kashgari_mlflow.task`` tag).
+        explicit_eval_data: ``evaluation`` is the callback's ``eval_data``.
+    """
+    sender = run.sender
+    stopper = find_early_stopping(context.callbacks)
+    sender.queue_params(fit_params(context, keras_params, stopper, settings))
+    sender.queue_tags({**version_tags(), "kashgari_mlflow.task": task})
+    first_free = first_free_step(sender.client, run.run_id)
+    sender.flush()
+    datasets = fit_datasets(context, evaluation, explicit_eval_data=explicit_eval_data)
+    if datasets:
+        with sender.policy.guard("log the datasets"), quick_retries():
+            log_datasets(sender.client, run.run_id, datasets)
+    return first_free
+
+
+def fit_params(
+    context: FitContext,
+    keras_params: Mapping[str, Any],
+    stopper: Any,
+    settings: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Params of the run (None values left out; see :func:`kashgari_mlflow._params.make_safe`).
+
+    Args:
+        context: What the ``fit`` was given.
+        keras_params: Keras' ``callback.params`` (``epochs``, ``steps``).
+        stopper: The fit's ``EarlyStopping`` callback, or None.
+        settings: The callback's own settings to record (``entity_eval.scheme``...).
+    """
+    params = model_params(context.kash_model)
+    params["epochs"] = keras_params.get("epochs")
+    params["steps_per_epoch"] = keras_params.get("steps")
+    params["batch_size"] = context.batch_size
+    if context.train_x is not None:
+        params["train_sentences"] = len(context.train_x)
+    if context.valid_x is not None:
+        params["validation_sentences"] = len(context.valid_x)
+    params.update(settings)
+    params.update(early_stopping_params(stopper))
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def fit_datasets(
+    context: FitContext, evaluation: tuple[Any, Any] | None, *, explicit_eval_data: bool
+) -> list[tuple[Any, str]]:
+    """``(dataset, context)`` pairs: ``train`` (training) and the evaluation data (validation).
+
+    Args:
+        context: What the ``fit`` was given.
+        evaluation: The data scored during training, if any.
+        explicit_eval_data: It is the callback's ``eval_data`` (named ``eval_data``,
+            else ``validation``).
+    """
+    datasets = []
+    if context.train_x is not None:
+        datasets.append((make_dataset(context.train_x, context.train_y, "train"), "training"))
+    if evaluation is not None:
+        name = "eval_data" if explicit_eval_data else "validation"
+        datasets.append((make_dataset(evaluation[0], evaluation[1], name), "validation"))
+    return datasets

@@ -1,0 +1,69 @@
+"""One ``fit``'s collaborators and what the fit has seen so far (replaced at every fit)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kashgari_mlflow._discovery import FitContext
+from kashgari_mlflow._metrics import EntityReport
+from kashgari_mlflow._tracking._artifacts import MetricHistory
+from kashgari_mlflow._tracking._best import BestEpoch
+from kashgari_mlflow._tracking._early_stopping import early_stopping_metrics, find_early_stopping
+from kashgari_mlflow._tracking._evaluator import Evaluator
+from kashgari_mlflow._tracking._runs import TrackedRun
+from kashgari_mlflow._tracking._steps import StepCounter
+
+
+@dataclass
+class FitState:
+    """The run, evaluation, best epoch and step count of one ``fit``.
+
+    Attributes:
+        run: The run the fit writes to.
+        context: What the ``fit`` was given.
+        evaluator: Scores the validation data.
+        best: The best epoch so far; None unless the best epoch's weights are logged.
+        steps: Epoch and batch steps.
+        history: Every metric by step (for the learning curves).
+        last_step: The step of the last epoch that ended.
+    """
+
+    run: TrackedRun
+    context: FitContext
+    evaluator: Evaluator
+    best: BestEpoch | None
+    steps: StepCounter
+    history: MetricHistory = field(default_factory=MetricHistory)
+    last_step: int | None = None
+
+    def end_epoch(
+        self, step: int, metrics: Mapping[str, float], weights: Callable[[], list[Any]]
+    ) -> None:
+        """Remember the epoch (best epoch, history) and queue its metrics."""
+        if self.best is not None:
+            self.best.update(step, metrics, weights, self.evaluator.report_of(step))
+        self.last_step = step
+        self.history.record(metrics, step)
+        self.run.sender.queue_metrics(metrics, step)
+
+    def queue_final_metrics(self) -> None:
+        """Queue ``best_epoch``, ``best_<monitor>`` and EarlyStopping's result metrics."""
+        if self.best is not None and self.best.step is not None:
+            self.run.sender.queue_metrics(self.best.metrics(), self.best.step)
+        stopper = find_early_stopping(self.context.callbacks)
+        stopped = early_stopping_metrics(stopper, self.steps.offset or 0)
+        self.run.sender.queue_metrics(stopped, self.last_step or 0)
+
+    def logged_report(self) -> EntityReport | None:
+        """The evaluation report of the epoch whose weights are logged."""
+        if self.best is not None and self.best.report is not None:
+            return self.best.report
+        return self.evaluator.last_report
+
+    def logged_weights(self) -> list[Any] | None:
+        """The best epoch's weights when they are not the network's current ones, else None."""
+        if self.best is None or self.best.step == self.last_step:
+            return None
+        return self.best.weights
