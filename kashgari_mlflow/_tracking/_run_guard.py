@@ -106,8 +106,9 @@ def _describe(error: BaseException | None) -> str | None:
 
 # --------------------------------------------------------------------- the hooks
 def _excepthook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+    previous = _previous_excepthook or sys.__excepthook__  # closing the last run uninstalls
     abort_all(_status_of(kind), _describe(error))
-    (_previous_excepthook or sys.__excepthook__)(kind, error, tb)
+    previous(kind, error, tb)
 
 
 def _at_exit() -> None:
