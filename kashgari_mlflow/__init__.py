@@ -13,13 +13,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from kashgari_mlflow._compat import support_gensim4
 from kashgari_mlflow._version import __version__
-
-support_gensim4()  # Kashgari's WordEmbedding was written for gensim 3
 
 if TYPE_CHECKING:
     from kashgari_mlflow._autolog import autolog
+    from kashgari_mlflow._compat import support_gensim4
     from kashgari_mlflow._conll import read_conll
     from kashgari_mlflow._loading import ModelFilesError
     from kashgari_mlflow._registry import IncompleteModelError
@@ -39,6 +37,7 @@ __all__ = [
     "log_model",
     "read_conll",
     "save_model",
+    "support_gensim4",
 ]
 
 _LAZY = {
@@ -52,6 +51,7 @@ _LAZY = {
     "log_model": "kashgari_mlflow.flavor",
     "read_conll": "kashgari_mlflow._conll",
     "save_model": "kashgari_mlflow.flavor",
+    "support_gensim4": "kashgari_mlflow._compat",
 }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.metadata
 import importlib.util
 import inspect
@@ -41,21 +40,20 @@ def import_kashgari(reason: str = "kashgari_mlflow needs it") -> ModuleType:
 
 
 def support_gensim4() -> None:
-    """Give gensim 4's ``KeyedVectors`` the gensim 3 names Kashgari's WordEmbedding reads.
+    """Give gensim 4's ``KeyedVectors`` the gensim 3 names Kashgari's ``WordEmbedding`` reads.
 
     Kashgari 2.0.2 reads ``KeyedVectors.index2word`` and ``index2entity``, which
     gensim 4 (the only gensim with wheels for Python 3.11) replaced by
     ``index_to_key`` and turned into errors. Both become read-only aliases of
-    ``index_to_key``: now if gensim is imported, else as soon as it is. A no-op
+    ``index_to_key``. ``MlflowCallback``, ``autolog()`` and ``load_model`` call
+    this; call it yourself before creating a ``WordEmbedding`` without them
+    (``WordEmbedding`` reads its word2vec file as it is created). Importing
+    ``kashgari_mlflow`` does not: it changes nothing in other libraries. A no-op
     without gensim or with gensim 3.
     """
-    module = sys.modules.get(_GENSIM_KEYED_VECTORS)
-    if module is not None:
-        _alias_gensim3_names(module)
-    elif importlib.util.find_spec("gensim") is not None and not any(
-        isinstance(finder, _AfterGensimImport) for finder in sys.meta_path
-    ):
-        sys.meta_path.insert(0, _AfterGensimImport())
+    if importlib.util.find_spec("gensim") is None:
+        return
+    _alias_gensim3_names(importlib.import_module(_GENSIM_KEYED_VECTORS))
 
 
 _GENSIM_KEYED_VECTORS = "gensim.models.keyedvectors"
@@ -73,27 +71,6 @@ def _alias_gensim3_names(keyedvectors: ModuleType) -> None:
     vectors_class.index2word = index_to_key
     vectors_class.index2entity = index_to_key
     vectors_class._kashgari_mlflow_gensim3_names = True
-
-
-class _AfterGensimImport(importlib.abc.MetaPathFinder):
-    """One-shot import hook: alias the gensim 3 names right after gensim loads them."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != _GENSIM_KEYED_VECTORS:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        loader = getattr(spec, "loader", None)
-        if spec is None or loader is None or not hasattr(loader, "exec_module"):
-            return spec
-        execute = loader.exec_module
-
-        def exec_module(module: ModuleType) -> None:
-            execute(module)
-            _alias_gensim3_names(module)
-
-        loader.exec_module = exec_module
-        return spec
 
 
 def _quiet_kashgari_logger(kashgari: ModuleType) -> None:
@@ -178,18 +155,27 @@ def pass_raw_json_inputs(flavor_name: str) -> None:
     flavor only, ``inputs``/``instances`` reach ``predict`` as the JSON value
     itself, so the model can accept ragged lists and reject bad tokens with its
     own message. ``dataframe_split``/``dataframe_records`` and every other
-    model keep MLflow's parsing. A no-op if MLflow's private parser has
-    changed shape.
+    model keep MLflow's parsing.
+
+    Only a process that serves a model patches the parser: one that has
+    imported MLflow's scoring server (``mlflow models serve`` and ``predict``
+    import it before they load the model, ``validate_serving_input`` too). In
+    any other process, loading a model changes nothing in MLflow. A no-op, with
+    a log line, if MLflow's private parser has changed shape.
     """
-    try:
-        from mlflow.pyfunc import scoring_server
-    except ImportError:  # pragma: no cover - mlflow is a hard dependency
+    scoring_server = sys.modules.get("mlflow.pyfunc.scoring_server")
+    if scoring_server is None:
         return
     original = getattr(scoring_server, "_parse_json_data", None)
     parsed_type = getattr(scoring_server, "ParsedJsonInput", None)
     decode = getattr(scoring_server, "_decode_json_input", None)
-    if original is None or parsed_type is None or decode is None:
+    if not _parser_has_expected_shape(original, parsed_type, decode):
+        logging.getLogger(__name__).warning(
+            "MLflow's scoring-server parser is not the one kashgari_mlflow knows; ragged "
+            "token lists in {'inputs': ...} requests may be refused by MLflow's own parsing."
+        )
         return
+    assert original is not None and parsed_type is not None and decode is not None
     if getattr(original, "_kashgari_mlflow_flavors", None) is not None:
         original._kashgari_mlflow_flavors.add(flavor_name)
         return
@@ -217,4 +203,21 @@ def pass_raw_json_inputs(flavor_name: str) -> None:
 
     parse_json_data._kashgari_mlflow_flavors = flavors  # type: ignore[attr-defined]
     parse_json_data.__wrapped__ = original  # type: ignore[attr-defined]
-    scoring_server._parse_json_data = parse_json_data
+    scoring_server._parse_json_data = parse_json_data  # type: ignore[attr-defined]
+
+
+def _parser_has_expected_shape(original: Any, parsed_type: Any, decode: Any) -> bool:
+    """Whether MLflow's private parser is the one the wrapper was written against."""
+    if original is None or parsed_type is None or not callable(decode):
+        return False
+    if getattr(original, "_kashgari_mlflow_flavors", None) is not None:
+        return True  # our own wrapper, from an earlier load
+    try:
+        parameters = list(inspect.signature(original).parameters)
+    except (TypeError, ValueError):
+        return False
+    fields = getattr(parsed_type, "_fields", ())
+    return parameters == ["data", "metadata", "input_schema"] and tuple(fields)[:2] == (
+        "data",
+        "params",
+    )

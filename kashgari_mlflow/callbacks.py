@@ -23,7 +23,7 @@ from kashgari_mlflow._tracking._failures import FailurePolicy
 from kashgari_mlflow._tracking._fit_start import log_fit_start
 from kashgari_mlflow._tracking._fit_state import FitState
 from kashgari_mlflow._tracking._model_logging import input_example, log_trained_model
-from kashgari_mlflow._tracking._queue import quick_retries
+from kashgari_mlflow._tracking._retries import quick_retries
 from kashgari_mlflow._tracking._runs import TrackedRun
 from kashgari_mlflow._tracking._steps import StepCounter
 from kashgari_mlflow._tracking._workers import not_the_logging_worker

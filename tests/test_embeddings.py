@@ -64,6 +64,7 @@ def test_word_embedding_from_a_gensim4_word2vec_file(demo_data, tmp_path, tracki
     w2v_path = tmp_path / "vectors.txt"
     vectors.save_word2vec_format(str(w2v_path), binary=False)
 
+    kashgari_mlflow.support_gensim4()  # WordEmbedding reads the file as it is created
     embedding = WordEmbedding(str(w2v_path))
     model = BiLSTM_CRF_Model(embedding, hyper_parameters=_small_model_hyper(BiLSTM_CRF_Model))
     callback = kashgari_mlflow.MlflowCallback(log_model="last")

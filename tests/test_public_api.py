@@ -38,3 +38,29 @@ def test_exceptions_users_catch_are_public_and_cheap_to_import():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_import_changes_nothing_in_the_process():
+    # Importing must not patch gensim, add import hooks or take over sys.excepthook.
+    code = (
+        "import sys; hooks = list(sys.meta_path); hook = sys.excepthook; "
+        "import kashgari_mlflow; "
+        "from gensim.models.keyedvectors import KeyedVectors; "
+        "v = KeyedVectors(vector_size=2); v.add_vectors(['a'], [[0, 1]])\n"
+        "try:\n    v.index2word; gensim3_names = True\n"
+        "except AttributeError:\n    gensim3_names = False\n"
+        "print(sys.meta_path == hooks, sys.excepthook is hook, gensim3_names)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "False"]
+
+
+def test_support_gensim4_gives_word_embedding_the_gensim3_names():
+    code = (
+        "import kashgari_mlflow; kashgari_mlflow.support_gensim4(); "
+        "from gensim.models.keyedvectors import KeyedVectors; "
+        "v = KeyedVectors(vector_size=2); v.add_vectors(['a', 'b'], [[0, 1], [1, 0]]); "
+        "print(v.index2word)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['a', 'b']"

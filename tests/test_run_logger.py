@@ -19,7 +19,8 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from kashgari_mlflow import TrackingWarning
-from kashgari_mlflow._tracking._queue import RunLogger, quick_retries
+from kashgari_mlflow._tracking._queue import RunLogger
+from kashgari_mlflow._tracking._retries import quick_retries
 
 from ._fault_proxy import (
     DROP_AFTER,

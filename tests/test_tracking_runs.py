@@ -8,7 +8,7 @@ from typing import Any
 import mlflow
 import pytest
 
-from kashgari_mlflow._tracking import _runs
+from kashgari_mlflow._tracking import _run_guard
 from kashgari_mlflow._tracking._runs import TrackedRun, abort_open_runs
 
 
@@ -29,8 +29,8 @@ def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def _restore_excepthook(tracking_uri: str) -> Any:
     previous = sys.excepthook
     yield
+    _run_guard.abort_all("FAILED")  # a test that left a run open closes it here
     sys.excepthook = previous
-    _runs._OPEN_RUNS.clear()
     while mlflow.active_run() is not None:
         mlflow.end_run()
 
@@ -39,11 +39,13 @@ def test_the_active_run_is_reused_tagged_and_left_open(tracking_uri: str) -> Non
     with mlflow.start_run() as active:
         run = TrackedRun.open(tags={"team": "nlp"})
         assert run.run_id == active.info.run_id and not run.owned
-        assert not run.is_open  # not in the registry of runs to abort
+        assert run.is_open  # watched, to be tagged if its fit fails
         run.end_training()
+        assert not run.is_open
         assert mlflow.active_run() is not None
         assert status(active.info.run_id) == "RUNNING"
-        assert mlflow.MlflowClient().get_run(run.run_id).data.tags["team"] == "nlp"
+        tags = mlflow.MlflowClient().get_run(run.run_id).data.tags
+        assert tags["team"] == "nlp" and tags["kashgari_mlflow.fit_status"] == "FINISHED"
 
 
 def test_without_an_active_run_we_start_one_and_end_it(tracking_uri: str) -> None:
@@ -91,8 +93,10 @@ def test_a_failed_fit_leaves_our_run_failed_and_never_ends_a_users_run(
     with mlflow.start_run() as users:
         theirs = TrackedRun.open()
         abort_open_runs("FAILED")
-        theirs.abort("FAILED")  # a run we did not start is never ended
+        theirs.abort("FAILED")  # a run we did not start is never ended, only tagged
         assert status(users.info.run_id) == "RUNNING"
+        tags = mlflow.MlflowClient().get_run(users.info.run_id).data.tags
+        assert tags["kashgari_mlflow.fit_status"] == "FAILED"
     assert status(ours.run_id) == "FAILED"
     assert not ours.train_ended and not ours.is_open
 
@@ -112,7 +116,7 @@ def test_the_excepthook_closes_our_open_runs_and_chains(tracking_uri: str) -> No
     seen: list[type[BaseException]] = []
     sys.excepthook = lambda kind, exc, tb: seen.append(kind)
     run = TrackedRun.open()
-    assert sys.excepthook is _runs._excepthook
+    assert sys.excepthook is _run_guard._excepthook
     sys.excepthook(KeyboardInterrupt, KeyboardInterrupt(), None)
     assert status(run.run_id) == "KILLED"
     assert seen == [KeyboardInterrupt]

@@ -9,7 +9,7 @@ from kashgari_mlflow._datasets import log_datasets, make_dataset
 from kashgari_mlflow._discovery import FitContext
 from kashgari_mlflow._params import model_params, version_tags
 from kashgari_mlflow._tracking._early_stopping import early_stopping_params, find_early_stopping
-from kashgari_mlflow._tracking._queue import quick_retries
+from kashgari_mlflow._tracking._retries import quick_retries
 from kashgari_mlflow._tracking._runs import TrackedRun
 from kashgari_mlflow._tracking._steps import first_free_step
 

@@ -6,8 +6,9 @@ whatever failed for the next flush, so a server that comes back receives
 everything, in order, exactly once. With ``strict=True`` the first failure
 raises instead (see :mod:`._failures`).
 
-This module is also the one place that decides how often a single request is
-retried (:func:`quick_retries`).
+How often a single request is retried is decided in :mod:`._retries`; a batch
+the server rejects for good is split to drop only what it refuses
+(:mod:`._rejections`).
 """
 
 from __future__ import annotations
@@ -17,49 +18,16 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 from kashgari_mlflow._keys import mlflow_key
 from kashgari_mlflow._params import make_safe, mlflow_limits
 from kashgari_mlflow._redaction import Redactor
 from kashgari_mlflow._tracking._failures import FailurePolicy
-
-# MLflow's HTTP client retries a failed request 7 times with exponential backoff
-# (MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR): minutes of
-# stalled training per epoch while a server is down. Flushes of the queue fail fast
-# instead (retries=0) and keep the data for the next one. One-off requests (datasets,
-# reports, the model upload, ending the run) have no queue behind them: a single 503 or
-# dropped connection would lose the model to a local folder or leave the run RUNNING
-# (tests/test_outage_soak.py), so they get QUICK_RETRIES, backoff 0, 2 and 4 s (plus
-# a jitter of up to 0.25 s, and any Retry-After the server sends). Variables the
-# user set are respected.
-QUICK_RETRIES = 3
-_FAIL_FAST_ENV = {
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.25",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
-}
-
-
-@contextmanager
-def quick_retries(retries: int = QUICK_RETRIES) -> Iterator[None]:
-    """Within this block, MLflow's HTTP client retries ``retries`` times in seconds, not minutes.
-
-    Args:
-        retries: Retries of a failed request; 0 gives up at once.
-    """
-    wanted = {**_FAIL_FAST_ENV, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(retries)}
-    added = [name for name in wanted if name not in os.environ]
-    for name in added:
-        os.environ[name] = wanted[name]
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
+from kashgari_mlflow._tracking._rejections import deliver
+from kashgari_mlflow._tracking._retries import quick_retries
 
 
 class RunLogger:
@@ -90,6 +58,7 @@ class RunLogger:
         # Sends are serialised; the queue itself is only appended to at the tail
         # while a send removes from the head, both atomic under the GIL.
         self._send_lock = threading.Lock()
+        self._sending_thread: int | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._background: Future[bool] | None = None
 
@@ -175,7 +144,11 @@ class RunLogger:
         deadline = time.monotonic() + seconds
         interval = first_interval
         while not self.flush():
-            if self.policy.strict or time.monotonic() + interval > deadline:
+            if (
+                self.policy.strict
+                or self._interrupts_own_send()
+                or time.monotonic() + interval > deadline
+            ):
                 return False
             time.sleep(interval)
             interval = min(2 * interval, max_interval)
@@ -236,35 +209,58 @@ class RunLogger:
             background.result()
 
     def _send(self) -> bool:
+        if self._interrupts_own_send():
+            return False
         with self._send_lock:
-            return self._send_locked()
+            self._sending_thread = threading.get_ident()
+            try:
+                return self._send_locked()
+            finally:
+                self._sending_thread = None
+
+    def _interrupts_own_send(self) -> bool:
+        # A signal handler (SIGTERM) runs on the main thread between two bytecodes,
+        # possibly in the middle of that thread's own send: waiting for the lock would
+        # never end, and sending the batch in flight again could log it twice.
+        return self._sending_thread == threading.get_ident()
 
     def _send_locked(self) -> bool:
         from mlflow.entities import Param, RunTag
 
         _, _, per_batch = mlflow_limits()
         try:
-            while self._pending_params:
-                keys = list(self._pending_params)[:per_batch]
-                batch = [Param(key, self._pending_params[key]) for key in keys]
-                self.client.log_batch(self.run_id, params=batch, synchronous=True)
-                for key in keys:
-                    del self._pending_params[key]
-            while self._pending_tags:
-                keys = list(self._pending_tags)[:per_batch]
-                batch_tags = [RunTag(key, self._pending_tags[key]) for key in keys]
-                self.client.log_batch(self.run_id, tags=batch_tags, synchronous=True)
-                for key in keys:
-                    del self._pending_tags[key]
+            for kind, pending, entity in (
+                ("params", self._pending_params, Param),
+                ("tags", self._pending_tags, RunTag),
+            ):
+                while pending:
+                    batch = [entity(key, pending[key]) for key in list(pending)[:per_batch]]
+                    deliver(batch, self._sender(kind), _forget_keys(pending), self._refused)
             metrics_per_batch = 1000  # mlflow.utils.validation.MAX_METRICS_PER_BATCH
             while self._pending_metrics:
                 batch_metrics = self._pending_metrics[:metrics_per_batch]
-                self.client.log_batch(self.run_id, metrics=batch_metrics, synchronous=True)
-                del self._pending_metrics[: len(batch_metrics)]
+                deliver(batch_metrics, self._sender("metrics"), self._forget_metrics, self._refused)
         except Exception as err:  # noqa: BLE001 - any tracking failure is handled the same way
             self._handle_failure(err)
             return False
         return True
+
+    def _sender(self, kind: str) -> Any:
+        def send(batch: Any) -> None:
+            self.client.log_batch(self.run_id, **{kind: list(batch)}, synchronous=True)
+
+        return send
+
+    def _forget_metrics(self, batch: Any) -> None:
+        # Batches leave from the head, in order, while training appends at the tail.
+        del self._pending_metrics[: len(batch)]
+
+    def _refused(self, item: Any, err: Exception) -> None:
+        self.policy.fail(
+            err,
+            f"MLflow run {self.run_id} refused {type(item).__name__.lower()} {item.key!r} "
+            f"({err}); it was dropped, everything else is sent.",
+        )
 
     def _handle_failure(self, err: Exception) -> None:
         self.policy.fail(
@@ -292,3 +288,11 @@ class RunLogger:
             f"{self.run_id} within {seconds:g} s; they were saved to {path}."
         )
         return False
+
+
+def _forget_keys(pending: dict[str, str]) -> Any:
+    def forget(batch: Any) -> None:
+        for item in batch:
+            pending.pop(item.key, None)
+
+    return forget

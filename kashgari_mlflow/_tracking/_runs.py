@@ -4,45 +4,37 @@ The shape of Lightning's ``MLFlowLogger``: every write names its run id to an
 :class:`mlflow.MlflowClient`, and a run is ended only by the one who started it.
 
 A Keras ``fit`` that raises never reaches ``on_train_end`` (Keras 2.15 has no
-``finally`` there), so runs we started whose training has not ended are kept in
-a registry and closed ``FAILED``/``KILLED`` by :func:`abort_open_runs` (autolog,
-an uncaught exception through :func:`sys.excepthook`) or when the next training
-finds one still active. :attr:`TrackedRun.train_ended` tells the two apart.
+``finally`` there), so every run whose training has not ended is watched by
+:mod:`._run_guard`, which closes it ``FAILED``/``KILLED`` however the training
+stopped (an exception, a failing notebook cell, SIGTERM, Ctrl-C, the process
+exiting), or when the next training finds it still active.
+:attr:`TrackedRun.train_ended` tells the two apart. A run the user opened is
+never ended: it gets the tag :data:`FIT_STATUS_TAG` saying how the fit ended.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
 from kashgari_mlflow._compat import use_sqlite_store_by_default
 from kashgari_mlflow._redaction import Redactor, redacted_context_tags
+from kashgari_mlflow._tracking import _run_guard
 from kashgari_mlflow._tracking._env import env_flag, env_tags
 from kashgari_mlflow._tracking._failures import FailurePolicy
-from kashgari_mlflow._tracking._queue import RunLogger, quick_retries
+from kashgari_mlflow._tracking._queue import RunLogger
+from kashgari_mlflow._tracking._retries import quick_retries
 
-#: Runs we started whose training has not ended, by run id.
-_OPEN_RUNS: dict[str, TrackedRun] = {}
-_previous_excepthook: Any = None
+#: Tag set on a run the user opened: how the last fit inside it ended
+#: (``FINISHED``, ``FAILED`` or ``KILLED``), since we never end such a run.
+FIT_STATUS_TAG = "kashgari_mlflow.fit_status"
+#: Tag with the error that stopped a fit inside a run the user opened, when known.
+FIT_ERROR_TAG = "kashgari_mlflow.fit_error"
 
 
 def abort_open_runs(status: str = "FAILED") -> None:
-    """End every run a callback started whose training did not finish."""
-    for run in list(_OPEN_RUNS.values()):
-        run.abort(status)
-
-
-def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
-    abort_open_runs("KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED")
-    (_previous_excepthook or sys.__excepthook__)(exc_type, exc, tb)
-
-
-def _install_excepthook() -> None:
-    global _previous_excepthook
-    if sys.excepthook is not _excepthook:
-        _previous_excepthook = sys.excepthook
-        sys.excepthook = _excepthook
+    """Close every run whose training did not finish (autolog calls it after a failed fit)."""
+    _run_guard.abort_all(status)
 
 
 class TrackedRun:
@@ -61,9 +53,7 @@ class TrackedRun:
         self.final_flush_seconds = final_flush_seconds
         #: Whether ``on_train_end`` closed the run (False: a failed or interrupted fit).
         self.train_ended = False
-        if owned:
-            _OPEN_RUNS[self.run_id] = self
-            _install_excepthook()
+        _run_guard.watch(self)
 
     @classmethod
     def open(
@@ -94,64 +84,79 @@ class TrackedRun:
         tags = redactor.mapping({**env_tags(), **(tags or {})}, "tags")
         nested = nested if nested is not None else env_flag("MLFLOW_NESTED_RUN")
         active = mlflow.active_run()
-        if active is not None and active.info.run_id in _OPEN_RUNS:
-            # An earlier fit started this run and raised before it ended.
-            _OPEN_RUNS[active.info.run_id].abort("FAILED")
+        unfinished = _run_guard.watched(active.info.run_id) if active is not None else None
+        if unfinished is not None:
+            # An earlier fit in this run raised before it ended.
+            unfinished.abort("FAILED")
             active = mlflow.active_run()
         if active is None:
             use_sqlite_store_by_default()
-        client = mlflow.MlflowClient()
-        if active is not None and not nested and run_id in (None, active.info.run_id):
-            if tags:
-                client.log_batch(
-                    active.info.run_id,
-                    tags=[mlflow.entities.RunTag(k, v) for k, v in tags.items()],
-                )
-            sender = RunLogger(client, active.info.run_id, policy=policy)
-            return cls(sender, owned=False, final_flush_seconds=final_flush_seconds)
-        experiment_id = None
-        if experiment_name and run_id is None:
-            experiment_id = experiment_id_for(experiment_name)
-        if run_id is None:
-            run_name = redactor.scrub(run_name, "the run name") if run_name else None
-            tags = {**redacted_context_tags(redactor, tags), **tags}
-        else:
-            run_name = None
-        run = mlflow.start_run(
-            run_id=run_id,
-            experiment_id=experiment_id,
-            run_name=run_name,
-            nested=nested or active is not None,
-            tags=tags or None,
-        )
-        sender = RunLogger(client, run.info.run_id, policy=policy)
-        return cls(sender, owned=True, final_flush_seconds=final_flush_seconds)
+        # Starting obeys the quick retries of every one-off request: a server that is
+        # down is an error within seconds, before any training, not after minutes.
+        with quick_retries():
+            client = mlflow.MlflowClient()
+            if active is not None and not nested and run_id in (None, active.info.run_id):
+                if tags:
+                    client.log_batch(
+                        active.info.run_id,
+                        tags=[mlflow.entities.RunTag(k, v) for k, v in tags.items()],
+                    )
+                sender = RunLogger(client, active.info.run_id, policy=policy)
+                return cls(sender, owned=False, final_flush_seconds=final_flush_seconds)
+            experiment_id = None
+            if experiment_name and run_id is None:
+                experiment_id = experiment_id_for(experiment_name)
+            if run_id is None:
+                run_name = redactor.scrub(run_name, "the run name") if run_name else None
+                tags = {**redacted_context_tags(redactor, tags), **tags}
+            else:
+                run_name = None
+            run = mlflow.start_run(
+                run_id=run_id,
+                experiment_id=experiment_id,
+                run_name=run_name,
+                nested=nested or active is not None,
+                tags=tags or None,
+            )
+            sender = RunLogger(client, run.info.run_id, policy=policy)
+            return cls(sender, owned=True, final_flush_seconds=final_flush_seconds)
 
     @property
     def is_open(self) -> bool:
-        """Whether this is a run we started and have not closed yet."""
-        return _OPEN_RUNS.get(self.run_id) is self
+        """Whether the training in this run started and has not ended yet."""
+        return _run_guard.is_watched(self)
 
     def end_training(self, status: str = "FINISHED") -> None:
         """Close the run from ``on_train_end`` (``status`` is not FINISHED if that failed)."""
         self.train_ended = True
         self._close(status)
 
-    def abort(self, status: str = "FAILED") -> None:
-        """Close a run we started after a failed ``fit``: send what is queued, set ``status``.
+    def abort(
+        self, status: str = "FAILED", error: str | None = None, seconds: float | None = None
+    ) -> None:
+        """Close the run after a failed ``fit``: send what is queued, set ``status``.
+
+        A run the user opened is not ended; it gets :data:`FIT_STATUS_TAG` (and
+        :data:`FIT_ERROR_TAG` when the error is known).
 
         Args:
             status: ``"FAILED"`` or ``"KILLED"``.
+            error: What stopped the training, when known (redacted before it is sent).
+            seconds: How long to wait for an unreachable server (default: ``final_flush_seconds``).
         """
         if self.is_open:
-            self._close(status)
+            self._close(status, error, seconds)
 
-    def _close(self, status: str) -> None:
+    def _close(self, status: str, error: str | None = None, seconds: float | None = None) -> None:
         import mlflow
 
-        _OPEN_RUNS.pop(self.run_id, None)
+        _run_guard.forget(self)
+        if not self.owned:
+            self.sender.queue_tags(
+                {FIT_STATUS_TAG: status, **({FIT_ERROR_TAG: error} if error else {})}
+            )
         if self.sender.pending or self.sender.has_background_flush:
-            self.sender.drain(self.final_flush_seconds)
+            self.sender.drain(self.final_flush_seconds if seconds is None else seconds)
         if not self.owned:
             return
         active = mlflow.active_run()

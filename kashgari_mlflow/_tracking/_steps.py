@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kashgari_mlflow._tracking._queue import quick_retries
+from kashgari_mlflow._tracking._retries import quick_retries
 
 
 def first_free_step(client: Any, run_id: str) -> int:

@@ -1,0 +1,92 @@
+"""How often one request to the tracking server is retried, for our requests only.
+
+MLflow's HTTP client retries a failed request 7 times with exponential backoff
+(``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR``):
+minutes of stalled training per epoch while a server is down. Flushes of the
+send queue fail fast instead (``retries=0``) and keep the data for the next one.
+One-off requests (the run start, datasets, reports, the model upload, ending the
+run) have no queue behind them: a single 503 or dropped connection would lose
+the model to a local folder or leave the run RUNNING (tests/test_outage_soak.py),
+so they get :data:`QUICK_RETRIES`, backoff 0, 2 and 4 s (plus a jitter of up to
+0.25 s, and any Retry-After the server sends).
+
+MLflow reads these settings from the environment at each request
+(``mlflow.environment_variables``), so setting ``os.environ`` would change them
+for every thread of the process, and another thread iterating the environment
+could meet it half-changed. :func:`quick_retries` instead sets a context
+variable (per thread, per asyncio task) that MLflow's readers of those four
+settings consult first; outside the block, and in every other thread, MLflow
+reads the environment as usual. A variable the user set always wins.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+QUICK_RETRIES = 3
+
+#: What a quick request uses, by MLflow setting; ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``
+#: comes from the ``retries`` argument.
+_QUICK_SETTINGS: Mapping[str, Any] = {
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": 1,
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": 0.25,
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": 10,
+}
+_RETRIES_SETTING = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
+
+_overrides: ContextVar[Mapping[str, Any] | None] = ContextVar(
+    "kashgari_mlflow_http_settings", default=None
+)
+_install_lock = threading.Lock()
+_installed = False
+
+
+@contextmanager
+def quick_retries(retries: int = QUICK_RETRIES) -> Iterator[None]:
+    """Within this block, in this thread, MLflow retries ``retries`` times in seconds, not minutes.
+
+    Args:
+        retries: Retries of a failed request; 0 gives up at once.
+    """
+    _install()
+    token = _overrides.set({**_QUICK_SETTINGS, _RETRIES_SETTING: retries})
+    try:
+        yield
+    finally:
+        _overrides.reset(token)
+
+
+def current_settings() -> Mapping[str, Any] | None:
+    """The settings :func:`quick_retries` applies in this context, or None outside it."""
+    return _overrides.get()
+
+
+def _install() -> None:
+    """Make MLflow's four HTTP settings consult the context variable first (once)."""
+    global _installed
+    if _installed:
+        return
+    with _install_lock:
+        if _installed:
+            return
+        from mlflow import environment_variables
+
+        for name in (*_QUICK_SETTINGS, _RETRIES_SETTING):
+            variable = getattr(environment_variables, name, None)
+            if variable is not None:
+                variable.get = _reader(name, variable, variable.get)
+        _installed = True
+
+
+def _reader(name: str, variable: Any, read_environment: Any) -> Any:
+    def get() -> Any:
+        overrides = _overrides.get()
+        if overrides is None or name not in overrides or variable.is_set():
+            return read_environment()
+        return overrides[name]
+
+    return get
