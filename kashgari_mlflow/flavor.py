@@ -155,6 +155,7 @@ def save_model(
         _validate_and_prepare_target_save_path,
     )
 
+    from kashgari_mlflow._redaction import Redactor, redacted_example
     from kashgari_mlflow._tokenizers import tokenizer_name
 
     task = task_of(kash_model)
@@ -179,7 +180,8 @@ def save_model(
 
     if mlflow_model is None:
         mlflow_model = Model()
-    _save_example(mlflow_model, input_example, path)
+    # Examples are often validation sentences, which can hold a secret from the environment.
+    _save_example(mlflow_model, redacted_example(Redactor(), input_example), path)
     mlflow_model.signature = signature if signature is not None else _default_signature(task)
     if metadata is not None:
         mlflow_model.metadata = metadata
