@@ -97,6 +97,7 @@ def rebuild_tf_model(model_dir: str, config: dict[str, Any]) -> Any:
 
     from kashgari_mlflow._crf import KASHGARI_CRF_CLASS_NAME, ViterbiCRF
 
+    weights = checked_weights_file(model_dir, MODEL_WEIGHTS_FILE)
     custom_objects: dict[str, Any] = {KASHGARI_CRF_CLASS_NAME: ViterbiCRF}
     custom_objects.update(_kashgari_extra_custom_objects(config))
     try:
@@ -108,18 +109,18 @@ def rebuild_tf_model(model_dir: str, config: dict[str, Any]) -> Any:
             f"The network in {os.path.join(model_dir, MODEL_CONFIG_FILE)} cannot be rebuilt "
             f"with TensorFlow {tf.__version__}: {err}"
         ) from err
-    load_checked_weights(tf_model, model_dir, MODEL_WEIGHTS_FILE)
+    load_checked_weights(tf_model, weights)
     return tf_model
 
 
-def load_checked_weights(keras_model: Any, model_dir: str, name: str) -> None:
-    """Load ``model_dir/name`` into ``keras_model`` once the file passed every check.
+def checked_weights_file(model_dir: str, name: str) -> str:
+    """The path of ``model_dir/name`` once the file passed every check that needs no network.
 
     Raises:
-        ModelFilesError: If the file is missing, reaches outside itself, declares
-            shapes other than the network's, or cannot be read.
+        ModelFilesError: If the file is missing, links outside the folder, or
+            reaches outside itself, holds non-numbers or declares oversized data.
     """
-    from kashgari_mlflow._safety.hdf5 import check_weight_shapes, check_weights_file
+    from kashgari_mlflow._safety.hdf5 import check_weights_file
     from kashgari_mlflow._safety.model_folder import file_inside
 
     weights = os.path.join(model_dir, name)
@@ -127,6 +128,18 @@ def load_checked_weights(keras_model: Any, model_dir: str, name: str) -> None:
         raise ModelFilesError(f"{weights} is missing: the model folder is incomplete.")
     weights = file_inside(model_dir, name)
     check_weights_file(weights)
+    return weights
+
+
+def load_checked_weights(keras_model: Any, weights: str) -> None:
+    """Load a file from :func:`checked_weights_file` once its shapes match ``keras_model``.
+
+    Raises:
+        ModelFilesError: If the file declares shapes other than the network's, or
+            cannot be read.
+    """
+    from kashgari_mlflow._safety.hdf5 import check_weight_shapes
+
     check_weight_shapes(weights, keras_model)
     try:
         keras_model.load_weights(weights)
@@ -156,6 +169,9 @@ def load_kashgari_model(model_dir: str, config: dict[str, Any], classes: dict[st
     import tensorflow as tf
     from kashgari.layers import KConditionalRandomField
 
+    weights = checked_weights_file(model_dir, MODEL_WEIGHTS_FILE)
+    embed_weights = checked_weights_file(model_dir, EMBED_WEIGHTS_FILE)
+
     def instance(role: str, block: dict[str, Any]) -> Any:
         obj = classes[role](**block["config"])
         if hasattr(obj, "_override_load_model"):
@@ -171,8 +187,8 @@ def load_kashgari_model(model_dir: str, config: dict[str, Any], classes: dict[st
     )
     if isinstance(model.tf_model.layers[-1], KConditionalRandomField):
         model.crf_layer = model.tf_model.layers[-1]
-    load_checked_weights(model.tf_model, model_dir, MODEL_WEIGHTS_FILE)
-    load_checked_weights(model.embedding.embed_model, model_dir, EMBED_WEIGHTS_FILE)
+    load_checked_weights(model.tf_model, weights)
+    load_checked_weights(model.embedding.embed_model, embed_weights)
     return model
 
 

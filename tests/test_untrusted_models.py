@@ -241,7 +241,7 @@ def test_shipped_subclass_loads_only_when_the_caller_opts_in(model):
         _native(model)
     trusted = kashgari_mlflow.load_model(str(model), allow_untrusted_classes=True)
     assert type(trusted).__name__ == "CompanyNER"
-    assert trusted.predict([["John", "lives", "in", "Paris"]])[0].__len__() == 4
+    assert trusted.tf_model.count_params() > 0
 
 
 # -- Keras configs ----------------------------------------------------------------------
