@@ -420,13 +420,10 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Any:
     code = flavor_conf.get("code")
     code_dir = path_inside(model_root, code, "code") if code else None
     tokenizer = str(flavor_conf.get("tokenizer", WHITESPACE))
+    tokenize = resolve_tokenizer(tokenizer, code_dir)  # refused before the network is built
     if flavor_conf.get("task", "labeling") == "classification":
         from kashgari_mlflow._classifier import Classifier, KashgariClassifierPyfunc
 
-        return KashgariClassifierPyfunc(
-            Classifier.from_saved(path), resolve_tokenizer(tokenizer, code_dir), tokenizer
-        )
+        return KashgariClassifierPyfunc(Classifier.from_saved(path), tokenize, tokenizer)
     scheme = flavor_conf.get("scheme", "default")
-    return KashgariNerPyfunc(
-        Tagger.from_saved(path), resolve_tokenizer(tokenizer, code_dir), tokenizer, scheme
-    )
+    return KashgariNerPyfunc(Tagger.from_saved(path), tokenize, tokenizer, scheme)

@@ -173,14 +173,6 @@ def test_code_kashgari_shadow_package_is_refused(model, marker):
     assert not marker.exists()
 
 
-def test_code_shadow_is_harmless_by_default(model, marker):
-    shadow = model / "code" / "kashgari"
-    shadow.mkdir()
-    (shadow / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    assert type(_native(model)).__name__ == "BiLSTM_CRF_Model"
-    assert not marker.exists()
-
-
 def test_absolute_code_path_is_refused(model):
     _edit_mlmodel(
         model,
@@ -504,8 +496,15 @@ def test_damaged_file_diagnosis_reads_no_data(model, monkeypatch):
 
 @BOTH_LOADERS
 def test_the_honest_shared_model_loads(model, load):
-    path_before = list(sys.path)
     loaded = load(model)
     assert loaded is not None
-    if load is _native:
-        assert sys.path == path_before  # code/ never went on sys.path
+
+
+def test_native_loader_ignores_a_code_kashgari_shadow_and_keeps_sys_path(model, marker):
+    shadow = model / "code" / "kashgari"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    path_before = list(sys.path)
+    assert type(_native(model)).__name__ == "BiLSTM_CRF_Model"
+    assert not marker.exists()
+    assert sys.path == path_before  # code/ never went on sys.path
