@@ -221,3 +221,36 @@ def _parser_has_expected_shape(original: Any, parsed_type: Any, decode: Any) -> 
         "data",
         "params",
     )
+
+
+def answer_missing_content_type() -> None:
+    """Make MLflow's scoring server answer 415, not 500, to a request without Content-Type.
+
+    ``scoring_server.invocations`` (MLflow 2 and 3) splits the header value
+    with no check, so a bare ``POST /invocations`` raises AttributeError on
+    ``None`` and the client gets an internal error. The server looks the
+    function up on every request, so wrapping it here takes effect at once.
+    A no-op if MLflow's private function has changed shape.
+    """
+    try:
+        from mlflow.pyfunc import scoring_server
+    except ImportError:  # pragma: no cover - mlflow is a hard dependency
+        return
+    original = getattr(scoring_server, "invocations", None)
+    response_type = getattr(scoring_server, "InvocationsResponse", None)
+    if original is None or response_type is None or hasattr(original, "_kashgari_mlflow"):
+        return
+
+    def invocations(data: Any, content_type: Any, model: Any, input_schema: Any) -> Any:
+        if not content_type:
+            return response_type(
+                response="The request has no Content-Type header; send application/json "
+                "(or text/csv).",
+                status=415,
+                mimetype="text/plain",
+            )
+        return original(data, content_type, model, input_schema)
+
+    invocations._kashgari_mlflow = True  # type: ignore[attr-defined]
+    invocations.__wrapped__ = original  # type: ignore[attr-defined]
+    scoring_server.invocations = invocations

@@ -2,15 +2,15 @@
 
 Kashgari's own ``load_model`` imports whatever ``module.Class`` a
 ``model_config.json`` names (``pydoc.locate``), so loading a model folder from
-someone else can run their code. :func:`check_class_paths` refuses any class
-outside Kashgari unless the caller allows it.
+someone else can run their code. Here every file is checked first (see
+:mod:`kashgari_mlflow._safety`) and :func:`load_kashgari_model` builds the
+Kashgari model from classes resolved against an allowlist.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 MODEL_CONFIG_FILE = "model_config.json"
@@ -18,7 +18,6 @@ MODEL_WEIGHTS_FILE = "model_weights.h5"
 EMBED_WEIGHTS_FILE = "embed_model_weights.h5"
 
 _REQUIRED_KEYS = ("__class_name__", "__module__", "embedding", "text_processor", "label_processor")
-_TRUSTED_MODULE_PREFIXES = ("kashgari.",)
 
 
 class ModelFilesError(ValueError):
@@ -31,15 +30,23 @@ def read_model_config(model_dir: str) -> dict[str, Any]:
     Raises:
         ModelFilesError: If the file is missing, not JSON, or lacks Kashgari's keys.
     """
+    from kashgari_mlflow._safety.limits import MAX_CONFIG_BYTES
+    from kashgari_mlflow._safety.model_folder import file_inside
+
     path = os.path.join(model_dir, MODEL_CONFIG_FILE)
     try:
+        if os.path.getsize(file_inside(model_dir, MODEL_CONFIG_FILE)) > MAX_CONFIG_BYTES:
+            raise ModelFilesError(
+                f"{path} is over {MAX_CONFIG_BYTES:,} bytes; no Kashgari model config is that "
+                "large. The model is refused."
+            )
         with open(path, encoding="utf-8") as handle:
             config = json.load(handle)
     except FileNotFoundError as err:
         raise ModelFilesError(
             f"{path} is missing: the folder is not a model saved by Kashgari or kashgari_mlflow."
         ) from err
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ModelFilesError(
             f"{path} is not valid JSON ({err}); the file is truncated or corrupted. "
             "Log or save the model again."
@@ -50,45 +57,33 @@ def read_model_config(model_dir: str) -> dict[str, Any]:
             f"{path} lacks the keys {missing} that Kashgari writes; it is not a Kashgari model "
             "config or it was edited by hand."
         )
+    check_model_config(config)
     return config
 
 
-def class_paths(config: dict[str, Any]) -> Iterator[str]:
-    """Every ``module.Class`` that Kashgari would import to load this config."""
-    blocks: Iterable[dict[str, Any]] = (
-        config,
-        config["embedding"],
-        config["text_processor"],
-        config["label_processor"],
-    )
-    for block in blocks:
-        yield f"{block['__module__']}.{block['__class_name__']}"
-
-
-def check_class_paths(
-    config: dict[str, Any], *, trusted_modules: Iterable[str] = (), allow_any: bool = False
-) -> None:
-    """Refuse a config that would import code from outside Kashgari.
-
-    Args:
-        config: A parsed ``model_config.json``.
-        trusted_modules: Extra top-level modules allowed, e.g. those shipped in
-            the model's own ``code_paths``.
-        allow_any: Skip the check (only for models from a source you trust).
+def check_model_config(config: dict[str, Any]) -> None:
+    """Refuse a config whose Keras networks would run code or whose sizes are over the limits.
 
     Raises:
-        ModelFilesError: If a class path lies outside the trusted modules.
+        ModelFilesError: Naming the block, the layer and the reason.
     """
-    if allow_any:
-        return
-    trusted = tuple(_TRUSTED_MODULE_PREFIXES) + tuple(f"{name}." for name in trusted_modules)
-    untrusted = [path for path in class_paths(config) if not path.startswith(trusted)]
-    if untrusted:
-        raise ModelFilesError(
-            f"model_config.json asks to import {untrusted}, which is neither Kashgari nor code "
-            "shipped with the model (code_paths). Loading it would run that code. If you trust "
-            "the model's source, pass allow_untrusted_classes=True to kashgari_mlflow.load_model."
-        )
+    from kashgari_mlflow._safety.keras_configs import check_keras_config, keras_configs
+    from kashgari_mlflow._safety.limits import SIZE_KEYS
+
+    for where, keras_config in keras_configs(config):
+        check_keras_config(keras_config, where)
+    for role in ("", "embedding"):
+        block = config[role] if role else config
+        settings = block.get("config") if isinstance(block, dict) else None
+        if not isinstance(settings, dict):
+            raise ModelFilesError(f"model_config.json: {role or 'the model'} has no config block.")
+        for key, value in settings.items():
+            limit = SIZE_KEYS.get(key)
+            if limit and isinstance(value, int) and value > limit:
+                raise ModelFilesError(
+                    f"model_config.json: {role or 'the model'} declares {key}={value:,}, over "
+                    f"the limit of {limit:,}. The model is refused."
+                )
 
 
 def rebuild_tf_model(model_dir: str, config: dict[str, Any]) -> Any:
@@ -102,6 +97,7 @@ def rebuild_tf_model(model_dir: str, config: dict[str, Any]) -> Any:
 
     from kashgari_mlflow._crf import KASHGARI_CRF_CLASS_NAME, ViterbiCRF
 
+    weights = checked_weights_file(model_dir, MODEL_WEIGHTS_FILE)
     custom_objects: dict[str, Any] = {KASHGARI_CRF_CLASS_NAME: ViterbiCRF}
     custom_objects.update(_kashgari_extra_custom_objects(config))
     try:
@@ -113,17 +109,87 @@ def rebuild_tf_model(model_dir: str, config: dict[str, Any]) -> Any:
             f"The network in {os.path.join(model_dir, MODEL_CONFIG_FILE)} cannot be rebuilt "
             f"with TensorFlow {tf.__version__}: {err}"
         ) from err
-    weights = os.path.join(model_dir, MODEL_WEIGHTS_FILE)
+    load_checked_weights(tf_model, weights)
+    return tf_model
+
+
+def checked_weights_file(model_dir: str, name: str) -> str:
+    """The path of ``model_dir/name`` once the file passed every check that needs no network.
+
+    Raises:
+        ModelFilesError: If the file is missing, links outside the folder, or
+            reaches outside itself, holds non-numbers or declares oversized data.
+    """
+    from kashgari_mlflow._safety.hdf5 import check_weights_file
+    from kashgari_mlflow._safety.model_folder import file_inside
+
+    weights = os.path.join(model_dir, name)
     if not os.path.isfile(weights):
         raise ModelFilesError(f"{weights} is missing: the model folder is incomplete.")
+    weights = file_inside(model_dir, name)
+    check_weights_file(weights)
+    return weights
+
+
+def load_checked_weights(keras_model: Any, weights: str) -> None:
+    """Load a file from :func:`checked_weights_file` once its shapes match ``keras_model``.
+
+    Raises:
+        ModelFilesError: If the file declares shapes other than the network's, or
+            cannot be read.
+    """
+    from kashgari_mlflow._safety.hdf5 import check_weight_shapes
+
+    check_weight_shapes(weights, keras_model)
     try:
-        tf_model.load_weights(weights)
+        keras_model.load_weights(weights)
     except (OSError, ValueError, KeyError) as err:
         raise ModelFilesError(
             f"{weights} cannot be read ({err}); the file is truncated, corrupted or belongs "
             "to another model."
         ) from err
-    return tf_model
+
+
+def load_kashgari_model(model_dir: str, config: dict[str, Any], classes: dict[str, type]) -> Any:
+    """Kashgari's ``ABCTaskModel.load_model``, with classes resolved and files checked first.
+
+    Kashgari's version re-reads the config and resolves every class with
+    ``pydoc.locate``; this one takes the checked config and the classes from
+    :func:`kashgari_mlflow._safety.classes.resolve_classes`.
+
+    Args:
+        model_dir: The folder Kashgari's ``save`` wrote.
+        config: Its ``model_config.json``, from :func:`read_model_config`.
+        classes: The class of each role (``model``, ``embedding``...).
+
+    Returns:
+        The Kashgari model with its trained weights.
+    """
+    import kashgari
+    import tensorflow as tf
+    from kashgari.layers import KConditionalRandomField
+
+    weights = checked_weights_file(model_dir, MODEL_WEIGHTS_FILE)
+    embed_weights = checked_weights_file(model_dir, EMBED_WEIGHTS_FILE)
+
+    def instance(role: str, block: dict[str, Any]) -> Any:
+        obj = classes[role](**block["config"])
+        if hasattr(obj, "_override_load_model"):
+            obj._override_load_model(block)  # builds the embedding's Keras model
+        return obj
+
+    model = instance("model", config)
+    model.embedding = instance("embedding", config["embedding"])
+    model.text_processor = instance("text_processor", config["text_processor"])
+    model.label_processor = instance("label_processor", config["label_processor"])
+    model.tf_model = tf.keras.models.model_from_json(
+        json.dumps(config["tf_model"]), custom_objects=kashgari.custom_objects
+    )
+    if isinstance(model.tf_model.layers[-1], KConditionalRandomField):
+        model.crf_layer = model.tf_model.layers[-1]
+    load_checked_weights(model.tf_model, weights)
+    load_checked_weights(model.embedding.embed_model, embed_weights)
+    return model
 
 
 def diagnose_load_failure(model_dir: str, error: Exception) -> ModelFilesError:
@@ -137,33 +203,17 @@ def diagnose_load_failure(model_dir: str, error: Exception) -> ModelFilesError:
         An error naming the first weights file that is missing or unreadable,
         or, if both read fine, one that carries Kashgari's message.
     """
+    from kashgari_mlflow._safety.hdf5 import check_weights_file
+
     for name in (MODEL_WEIGHTS_FILE, EMBED_WEIGHTS_FILE):
         path = os.path.join(model_dir, name)
         if not os.path.isfile(path):
             return ModelFilesError(f"{path} is missing: the model folder is incomplete.")
-        problem = _unreadable_hdf5(path)
-        if problem:
-            return ModelFilesError(
-                f"{path} cannot be read ({problem}); the file is truncated, corrupted or "
-                "belongs to another model."
-            )
+        try:
+            check_weights_file(path)
+        except ModelFilesError as problem:
+            return problem
     return ModelFilesError(f"Kashgari could not load the model in {model_dir}: {error}")
-
-
-def _unreadable_hdf5(path: str) -> str | None:
-    """Why an HDF5 file cannot be read in full, or None if every dataset reads."""
-    import h5py
-
-    def read(_: str, item: Any) -> None:
-        if isinstance(item, h5py.Dataset):
-            item[()]
-
-    try:
-        with h5py.File(path, "r") as handle:
-            handle.visititems(read)
-    except (OSError, ValueError, KeyError, RuntimeError) as err:
-        return str(err)
-    return None
 
 
 def _kashgari_extra_custom_objects(config: dict[str, Any]) -> dict[str, Any]:

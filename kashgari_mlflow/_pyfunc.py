@@ -49,6 +49,10 @@ class Document:
     tokens: list[Token]
 
 
+#: ``{"inputs": {"text": [...]}}`` is the deepest wrapping a client plausibly sends.
+_MAX_DICT_WRAPPING = 2
+
+
 def _invalid(message: str) -> Exception:
     try:
         from mlflow.exceptions import MlflowException
@@ -74,6 +78,11 @@ def _as_list(value: Any) -> Any:
 def _rows_from_frame(frame: Any) -> list[Any]:
     columns = [str(column) for column in frame.columns]
     for name in ("text", "tokens"):
+        if columns.count(name) > 1:
+            # frame[name] would be a DataFrame, whose iteration yields the column names.
+            raise _invalid(
+                f"The DataFrame has {columns.count(name)} columns named {name!r}; send one."
+            )
         if name in columns:
             return [_as_list(value) for value in frame[frame.columns[columns.index(name)]]]
     if len(columns) == 1:
@@ -84,7 +93,7 @@ def _rows_from_frame(frame: Any) -> list[Any]:
     )
 
 
-def normalize_rows(model_input: Any) -> list[Any]:
+def normalize_rows(model_input: Any, _wrapped: int = 0) -> list[Any]:
     """Flatten any supported input shape into a list of sentences or token lists.
 
     Raises:
@@ -92,6 +101,12 @@ def normalize_rows(model_input: Any) -> list[Any]:
     """
     import pandas as pd
 
+    if _wrapped > _MAX_DICT_WRAPPING:
+        # Deeper wrapping is no input form we document, and unbounded it ends in RecursionError.
+        raise _invalid(
+            f"The input wraps dicts more than {_MAX_DICT_WRAPPING} deep; send "
+            '{"text": [...]} or a plain list of sentences.'
+        )
     if model_input is None:
         raise _invalid("The input is null: send a sentence, a list of sentences or token lists.")
     if _is_text(model_input):
@@ -103,7 +118,7 @@ def normalize_rows(model_input: Any) -> list[Any]:
     if isinstance(model_input, dict):
         for key in ("text", "tokens", "inputs", "instances"):
             if key in model_input:
-                return normalize_rows(model_input[key])
+                return normalize_rows(model_input[key], _wrapped + 1)
         raise _invalid(
             f"The input is a dict with keys {sorted(map(str, model_input))}; use a 'text' or "
             "'tokens' key, or send a plain list of sentences."
@@ -163,7 +178,10 @@ def _pretokenized(index: int, row: Sequence[Any], joiner: str) -> Document:
 def _describe(value: Any) -> str:
     if value is None:
         return "null"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a {type(value).__name__} nested too deeply to show"
     return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 

@@ -1,6 +1,6 @@
 """Keep credentials out of runs: redact secrets from params, tags, run names and run text.
 
-Two rules, applied to everything the callback writes to a run:
+The rules, applied to everything the callback writes to a run:
 
 * the **value of an environment variable whose name looks like a credential**
   (``MY_API_TOKEN``, ``MLFLOW_TRACKING_PASSWORD``, ``AWS_SECRET_ACCESS_KEY``...)
@@ -10,7 +10,11 @@ Two rules, applied to everything the callback writes to a run:
   not blank every ``1`` in a run.
 * a value **under a key that looks like a credential** (a tag ``api_key``, a
   param ``...access_token``) becomes ``***``, unless it is a number, a boolean or
-  empty.
+  empty. Inside nested dicts (a model config artifact) the key's last word
+  decides, so ``hyper_parameters.db.password`` is masked and Kashgari's
+  ``token_pad`` is not;
+* the **password of any URL with userinfo** (``https://user:pw@host``,
+  ``postgresql://u:p@h/db``), anywhere in a text, becomes ``***``.
 
 A name looks like a credential when one of its words (split on anything but
 letters and digits, case-insensitive) contains ``SECRET``, ``PASSWORD``,
@@ -40,6 +44,11 @@ _CONTAINED = ("SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "PRIVA
 _ENDINGS = ("TOKEN", "TOKENS", "KEY", "KEYS")
 _WHOLE = frozenset({"PASS", "AUTH", "OAUTH", "AUTHORIZATION"})
 _HARMLESS_VALUES = frozenset({"", "none", "null", "true", "false"})
+#: ``scheme://user:password@``: the password runs to the last ``@`` of the
+#: authority (an unencoded ``@`` in it is common in hand-written URLs).
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)(?P<password>[^\s/?#]+)@"
+)
 
 
 def is_credential_name(name: str) -> bool:
@@ -59,6 +68,11 @@ def is_credential_name(name: str) -> bool:
         if any(part in word for part in _CONTAINED):
             return True
     return False
+
+
+def _last_word_is_credential(key: str) -> bool:
+    words = [word for word in _WORD_SPLIT.split(key.upper()) if word]
+    return bool(words) and is_credential_name(words[-1])
 
 
 def _is_harmless(value: str) -> bool:
@@ -97,10 +111,12 @@ class Redactor:
         return sorted({name for secret, name in self._secrets if secret in text})
 
     def text(self, text: str, mask: str = MASK) -> str:
-        """``text`` with every secret value replaced by ``mask``."""
+        """``text`` with every secret value and URL password replaced by ``mask``."""
         for secret, _ in self._secrets:
             if secret in text:
                 text = text.replace(secret, mask)
+        if "://" in text:
+            text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{mask}@", text)
         return text
 
     def key(self, key: str) -> str:
@@ -116,14 +132,19 @@ class Redactor:
     def obj(self, value: Any) -> Any:
         """A JSON-like object (dicts, lists, strings) with secret values masked in keys and strings.
 
-        Keys are not judged by their names here: in Kashgari's configs names such
-        as ``token_pad`` are not credentials.
+        A string under a key whose last word looks like a credential (``password``,
+        ``db_api_key``) becomes ``***``; the last word decides because in
+        Kashgari's configs names such as ``token_pad`` are not credentials.
         """
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
             return {
-                (self.text(key) if isinstance(key, str) else key): self.obj(inner)
+                (self.text(key) if isinstance(key, str) else key): (
+                    _masked(inner)
+                    if isinstance(key, str) and _last_word_is_credential(key)
+                    else self.obj(inner)
+                )
                 for key, inner in value.items()
             }
         if isinstance(value, list | tuple):
@@ -192,6 +213,40 @@ class Redactor:
             redacted[key] = value
         warn_redacted(kind, changed, sources, by_key=by_key)
         return redacted
+
+
+def _masked(value: Any) -> Any:
+    """Every string inside ``value`` as ``***``, except harmless ones (numbers, flags, empty)."""
+    if isinstance(value, str):
+        return value if _is_harmless(value) else MASK
+    if isinstance(value, Mapping):
+        return {key: _masked(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(inner) for inner in value]
+    return value
+
+
+def redacted_example(redactor: Redactor, example: Any) -> Any:
+    """A model's input example with secrets masked; DataFrames cell by cell.
+
+    Args:
+        redactor: Knows the secret values.
+        example: What ``save_model`` got as ``input_example``.
+
+    Returns:
+        The example, redacted; other types (arrays...) unchanged.
+    """
+    import pandas as pd  # an MLflow dependency
+
+    if isinstance(example, pd.DataFrame):
+        redacted_frame = example.map(redactor.obj)
+        if not redacted_frame.equals(example):
+            sources = redactor.sources(example.to_string())
+            warn_redacted("the input example", [], sources, place=True)
+        return redacted_frame
+    if isinstance(example, str | Mapping | list | tuple):
+        return redactor.scrub(example, "the input example")
+    return example
 
 
 def _strings(value: Any) -> Iterator[str]:

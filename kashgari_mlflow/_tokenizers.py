@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 WHITESPACE = "whitespace"
 CHARACTER = "char"
@@ -86,11 +88,21 @@ def tokenizer_name(tokenizer: str | Callable[[str], Sequence[str]]) -> str:
     return f"{module}:{qualname}"
 
 
-def resolve_tokenizer(name: str) -> TokenizeFn:
+def resolve_tokenizer(name: str, code_dir: str | None = None) -> TokenizeFn:
     """Turn a recorded tokenizer name back into a function returning :class:`Token` lists.
 
+    ``"whitespace"`` and ``"char"`` are built in. A ``module:function`` name is
+    imported only when the module is a file inside the model's own ``code/``
+    folder and the function is defined in that module: the name comes from the
+    MLmodel file, and ``os:system`` would run every request as a shell command.
+
+    Args:
+        name: The name recorded in the MLmodel file.
+        code_dir: The model's ``code/`` folder (absolute), or None if it has none.
+
     Raises:
-        ValueError: If the name is unknown or the function cannot be imported.
+        ValueError: If the name is unknown, lies outside the model's code, or the
+            function cannot be imported.
     """
     if name == WHITESPACE:
         return whitespace_tokenize
@@ -99,8 +111,16 @@ def resolve_tokenizer(name: str) -> TokenizeFn:
     if not _is_import_path(name):
         raise ValueError(f"Unknown tokenizer {name!r} in the MLmodel file.")
     module_name, _, attribute = name.partition(":")
+    from kashgari_mlflow._loading import ModelFilesError
+
+    if code_dir is None or not _module_file_inside(module_name, code_dir):
+        raise ModelFilesError(
+            f"The model's tokenizer {name!r} is not a module shipped in the model's own code "
+            "folder (code_paths); it is refused, since importing it could run any code."
+        )
     try:
-        target: object = importlib.import_module(module_name)
+        module = importlib.import_module(module_name)
+        target: object = module
         for part in attribute.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError) as err:
@@ -108,6 +128,13 @@ def resolve_tokenizer(name: str) -> TokenizeFn:
             f"The model's tokenizer {name!r} cannot be imported ({err}); log the model with "
             "the tokenizer's file in code_paths."
         ) from err
+    if not _inside(getattr(module, "__file__", None), code_dir) or (
+        getattr(target, "__module__", None) != module_name
+    ):
+        raise ModelFilesError(
+            f"The model's tokenizer {name!r} is not a function defined in the model's own code "
+            "folder; it is refused."
+        )
     user_function = target
     if not callable(user_function):
         raise ValueError(f"The model's tokenizer {name!r} is not callable.")
@@ -116,6 +143,26 @@ def resolve_tokenizer(name: str) -> TokenizeFn:
         return align_tokens(text, [str(token) for token in user_function(text)])
 
     return tokenize
+
+
+def _module_file_inside(module_name: str, code_dir: str) -> bool:
+    """Whether ``module_name`` would load from ``code_dir``, found without importing anything."""
+    parts = module_name.split(".")
+    if not all(part.isidentifier() for part in parts):
+        return False
+    loaded = sys.modules.get(parts[0])
+    if loaded is not None and not _inside(getattr(loaded, "__file__", None), code_dir):
+        return False  # the import would resolve to the module already loaded elsewhere
+    base = Path(code_dir, *parts)
+    return any(
+        _inside(str(candidate), code_dir)
+        for candidate in (base.with_suffix(".py"), base / "__init__.py")
+        if candidate.is_file()
+    )
+
+
+def _inside(path: str | None, folder: str) -> bool:
+    return bool(path) and Path(str(path)).resolve().is_relative_to(Path(folder).resolve())
 
 
 def _is_import_path(name: str) -> bool:

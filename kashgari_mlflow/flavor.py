@@ -23,6 +23,7 @@ loads the model (about 13 s with TensorFlow) and would list ``kashgari``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -154,6 +155,7 @@ def save_model(
         _validate_and_prepare_target_save_path,
     )
 
+    from kashgari_mlflow._redaction import Redactor, redacted_example
     from kashgari_mlflow._tokenizers import tokenizer_name
 
     task = task_of(kash_model)
@@ -178,7 +180,8 @@ def save_model(
 
     if mlflow_model is None:
         mlflow_model = Model()
-    _save_example(mlflow_model, input_example, path)
+    # Examples are often validation sentences, which can hold a secret from the environment.
+    _save_example(mlflow_model, redacted_example(Redactor(), input_example), path)
     mlflow_model.signature = signature if signature is not None else _default_signature(task)
     if metadata is not None:
         mlflow_model.metadata = metadata
@@ -325,58 +328,63 @@ def load_model(
 ) -> Any:
     """Load a model logged with this flavor as the original Kashgari model class.
 
+    Safe for a model folder from someone else: by default nothing named in its
+    files is imported unless it is a class defined inside the installed Kashgari,
+    the model's ``code/`` folder is not put on ``sys.path``, Keras ``Lambda``
+    layers and layers from other modules are refused, and the weights files are
+    checked (no links or storage outside them, shapes as the network declares)
+    before they are read. See the security page of the documentation.
+
     Args:
         model_uri: ``runs:/<run_id>/model``, ``models:/<name>@<alias>``, a local path...
         dst_path: Local folder to download the model to (a temporary one by default).
-        allow_untrusted_classes: Load even if ``model_config.json`` names classes
-            outside Kashgari and the model's own ``code_paths``. Only for models
-            from a source you trust: loading imports those classes.
+        allow_untrusted_classes: Also load classes from outside Kashgari, such as a
+            Kashgari subclass shipped in the model's ``code_paths``: the model's
+            ``code/`` folder goes on ``sys.path`` and the classes' modules are
+            imported, which runs them. Only for models from a source you trust.
 
     Returns:
         The Kashgari model (e.g. a ``BiLSTM_CRF_Model``), ready to ``predict``.
 
     Raises:
         kashgari_mlflow._loading.ModelFilesError: If a model file is missing or damaged,
-            or the config names untrusted classes.
+            or the model is refused as unsafe (the message says why).
         ImportError: If Kashgari is not installed.
     """
     from mlflow.tracking.artifact_utils import _download_artifact_from_uri
-    from mlflow.utils.model_utils import (
-        _add_code_from_conf_to_system_path,
-        _get_flavor_configuration,
-    )
+    from mlflow.utils.model_utils import _get_flavor_configuration
 
     from kashgari_mlflow._loading import (
-        check_class_paths,
+        ModelFilesError,
         diagnose_load_failure,
+        load_kashgari_model,
         read_model_config,
+    )
+    from kashgari_mlflow._safety.classes import resolve_classes
+    from kashgari_mlflow._safety.model_folder import (
+        check_shipped_code,
+        code_on_sys_path,
+        path_inside,
     )
 
     local_path = _download_artifact_from_uri(artifact_uri=model_uri, output_path=dst_path)
     flavor_conf = _get_flavor_configuration(model_path=local_path, flavor_name=FLAVOR_NAME)
-    _add_code_from_conf_to_system_path(local_path, flavor_conf)
-    data_dir = os.path.join(local_path, flavor_conf.get("data", _DATA_SUBPATH))
+    data_dir = path_inside(local_path, flavor_conf.get("data", _DATA_SUBPATH), "data")
     config = read_model_config(data_dir)
-    check_class_paths(
-        config,
-        trusted_modules=_shipped_modules(local_path, flavor_conf),
-        allow_any=allow_untrusted_classes,
-    )
     import_kashgari(reason="kashgari_mlflow.load_model returns a Kashgari model")
-    from kashgari.tasks.abs_task_model import ABCTaskModel
-
-    try:
-        return ABCTaskModel.load_model(data_dir)
-    except (OSError, ValueError, KeyError) as err:
-        raise diagnose_load_failure(data_dir, err) from err
-
-
-def _shipped_modules(local_path: str, flavor_conf: dict[str, Any]) -> list[str]:
-    code = flavor_conf.get("code")
-    if not code:
-        return []
-    code_dir = Path(local_path, code)
-    return [entry.stem for entry in code_dir.iterdir() if entry.name != _PACKAGE_NAME]
+    shipped_code: Any = contextlib.nullcontext()
+    if allow_untrusted_classes and flavor_conf.get("code"):
+        code_dir = path_inside(local_path, flavor_conf["code"], "code")
+        check_shipped_code(code_dir)
+        shipped_code = code_on_sys_path(code_dir)
+    with shipped_code:
+        classes = resolve_classes(config, allow_untrusted=allow_untrusted_classes)
+        try:
+            return load_kashgari_model(data_dir, config, classes)
+        except ModelFilesError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise diagnose_load_failure(data_dir, err) from err
 
 
 def _own_version() -> str:
@@ -390,25 +398,32 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Any:
     from mlflow.models import Model
     from mlflow.models.model import MLMODEL_FILE_NAME
 
-    from kashgari_mlflow._compat import pass_raw_json_inputs
+    from kashgari_mlflow._compat import answer_missing_content_type, pass_raw_json_inputs
+    from kashgari_mlflow._loading import ModelFilesError
     from kashgari_mlflow._pyfunc import KashgariNerPyfunc
+    from kashgari_mlflow._safety.model_folder import path_inside
     from kashgari_mlflow._tagger import Tagger
     from kashgari_mlflow._tokenizers import WHITESPACE, resolve_tokenizer
 
     pass_raw_json_inputs(FLAVOR_NAME)
+    answer_missing_content_type()
 
     model_root = os.path.dirname(os.path.abspath(path))
-    flavor_conf: dict[str, Any] = {}
-    if os.path.isfile(os.path.join(model_root, MLMODEL_FILE_NAME)):
-        flavor_conf = Model.load(model_root).flavors.get(FLAVOR_NAME, {})
+    if not os.path.isfile(os.path.join(model_root, MLMODEL_FILE_NAME)):
+        raise ModelFilesError(
+            f"The data folder {path} has no MLmodel next to it: the MLmodel's data path "
+            "leads outside the model folder. The model is refused."
+        )
+    flavors = Model.load(model_root).flavors
+    flavor_conf: dict[str, Any] = flavors.get(FLAVOR_NAME, {})
+    path = path_inside(model_root, flavors["python_function"].get("data", _DATA_SUBPATH), "data")
+    code = flavor_conf.get("code")
+    code_dir = path_inside(model_root, code, "code") if code else None
     tokenizer = str(flavor_conf.get("tokenizer", WHITESPACE))
+    tokenize = resolve_tokenizer(tokenizer, code_dir)  # refused before the network is built
     if flavor_conf.get("task", "labeling") == "classification":
         from kashgari_mlflow._classifier import Classifier, KashgariClassifierPyfunc
 
-        return KashgariClassifierPyfunc(
-            Classifier.from_saved(path), resolve_tokenizer(tokenizer), tokenizer
-        )
+        return KashgariClassifierPyfunc(Classifier.from_saved(path), tokenize, tokenizer)
     scheme = flavor_conf.get("scheme", "default")
-    return KashgariNerPyfunc(
-        Tagger.from_saved(path), resolve_tokenizer(tokenizer), tokenizer, scheme
-    )
+    return KashgariNerPyfunc(Tagger.from_saved(path), tokenize, tokenizer, scheme)

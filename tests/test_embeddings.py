@@ -184,7 +184,9 @@ def test_user_subclass_loads_through_code_paths(demo_data, tmp_path, monkeypatch
         f"""
         import json, mlflow, kashgari_mlflow
         dev_x = json.loads({json.dumps(json.dumps(demo_data[2][:20]))})
-        native = kashgari_mlflow.load_model({str(tmp_path / "model")!r})
+        native = kashgari_mlflow.load_model(
+            {str(tmp_path / "model")!r}, allow_untrusted_classes=True
+        )
         pyfunc = mlflow.pyfunc.load_model({str(tmp_path / "model")!r})
         print(json.dumps({{
             "class": type(native).__module__ + "." + type(native).__name__,

@@ -61,6 +61,13 @@ def test_character_tokenizer_offsets_into_original_text():
     assert [char_tokenize(text)[i].start for i in range(5)] == [0, 1, 3, 4, 5]
 
 
+def _nested(value, key, depth):
+    """``value`` wrapped ``depth`` times in a dict under ``key`` (or a list if key is None)."""
+    for _ in range(depth):
+        value = [value] if key is None else {key: value}
+    return value
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
@@ -72,6 +79,9 @@ def test_character_tokenizer_offsets_into_original_text():
         ([{"a": 1}], "Input 0 is dict"),
         (pd.DataFrame({"a": [1], "b": [2]}), "send a 'text' column"),
         (3.5, "Unsupported input of type float"),
+        (pd.DataFrame([["Ann", "Bob"]], columns=["text", "text"]), "2 columns named 'text'"),
+        (_nested({"text": ["Ann"]}, "text", 3000), "wraps dicts more than 2 deep"),
+        ([[_nested(["Ann"], None, 3000)]], "Token 0 of input 0 is a list nested too deeply"),
     ],
 )
 def test_bad_input_gets_a_clear_invalid_parameter_error(bad, message):
@@ -87,3 +97,19 @@ def test_bad_input_gets_a_clear_invalid_parameter_error(bad, message):
 def test_bad_params_are_refused(params, message):
     with pytest.raises(MlflowException, match=message):
         model().predict(["Ann"], params=params)
+
+
+def test_request_without_content_type_gets_415_not_a_crash(monkeypatch):
+    from mlflow.pyfunc import scoring_server
+
+    from kashgari_mlflow._compat import answer_missing_content_type
+
+    seen = []
+    monkeypatch.setattr(scoring_server, "invocations", lambda *args: seen.append(args) or "ok")
+    answer_missing_content_type()
+    refused = scoring_server.invocations(b'{"inputs": ["Ann"]}', None, object(), None)
+    assert (refused.status, refused.mimetype) == (415, "text/plain")
+    assert "no Content-Type" in refused.response
+    assert seen == []
+    assert scoring_server.invocations(b"{}", "application/json", "model", None) == "ok"
+    assert len(seen) == 1

@@ -211,3 +211,51 @@ def test_log_model_redacts_its_params_tags_and_metadata(trained_model, tracking_
     (version,) = mlflow.MlflowClient().search_model_versions("name='ner-log-model'")
     assert version.tags["client_secret"] == MASK
     assert os.environ["MY_API_TOKEN"] == SECRET
+
+
+def test_url_passwords_are_masked_anywhere_in_text():
+    text = (
+        "pulled from https://ci:glpat-abc@gitlab.example.com/x.git, "
+        "DATABASE_URL=postgresql://app:p@ss-w0rd@db:5432/prod and http://host/no-userinfo"
+    )
+    assert Redactor({}).text(text) == (
+        "pulled from https://ci:***@gitlab.example.com/x.git, "
+        "DATABASE_URL=postgresql://app:***@db:5432/prod and http://host/no-userinfo"
+    )
+
+
+def test_nested_values_under_credential_keys_are_masked_by_the_last_word():
+    config = {
+        "hyper_parameters": {"db": {"password": "hunter22", "api_key": ["k1-long", 7]}},
+        "text_processor": {"token_pad": "[PAD]", "token_unk": "[UNK]"},
+        "epochs": 3,
+        "secret_flag": "true",
+    }
+    assert Redactor({}).obj(config) == {
+        "hyper_parameters": {"db": {"password": MASK, "api_key": [MASK, 7]}},
+        "text_processor": {"token_pad": "[PAD]", "token_unk": "[UNK]"},
+        "epochs": 3,
+        "secret_flag": "true",
+    }
+
+
+def test_input_example_dataframe_is_redacted_cell_by_cell():
+    import pandas as pd
+
+    from kashgari_mlflow._redaction import redacted_example
+
+    frame = pd.DataFrame({"text": [f"key is {SECRET}", "John lives here"]})
+    with pytest.warns(UserWarning, match=r"Redacted the input example.*MY_API_TOKEN"):
+        redacted = redacted_example(Redactor({"MY_API_TOKEN": SECRET}), frame)
+    assert redacted["text"].tolist() == [f"key is {MASK}", "John lives here"]
+
+
+def test_saved_input_examples_hold_no_secret(trained_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_API_TOKEN", SECRET)
+    example = [f"John sent {SECRET} to Mary", "Paris is big"]
+    with pytest.warns(UserWarning, match=r"Redacted the input example"):
+        kashgari_mlflow.save_model(trained_model, str(tmp_path / "model"), input_example=example)
+    for name in ("input_example.json", "serving_input_example.json"):
+        text = (tmp_path / "model" / name).read_text()
+        assert SECRET not in text
+        assert MASK in text

@@ -125,6 +125,25 @@ def test_malformed_json_gets_400(server):
     assert "JSON" in answer["message"]
 
 
+def test_request_without_content_type_gets_415(server):
+    import http.client
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+    try:
+        connection.putrequest("POST", "/invocations", skip_accept_encoding=True)
+        body = json.dumps({"inputs": SENTENCES}).encode()
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        answer = connection.getresponse()
+        assert answer.status == 415, answer.read()
+        assert b"Content-Type" in answer.read()
+    finally:
+        connection.close()
+    assert server.is_up()
+
+
 def test_saved_serving_example_validates(served_model):
     from mlflow.models import validate_serving_input
 

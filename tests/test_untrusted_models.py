@@ -1,0 +1,510 @@
+"""Crafted model folders, one per attack: each is refused, naming why, and no payload runs.
+
+Every model here is a copy of the suite's one saved model (``saved_model_dir``)
+with one file edited the way an attacker would. A payload announces itself by
+creating a marker file; each test checks the marker is absent after the refusal.
+Payload modules live in a folder put on ``sys.path``, standing in for any module
+an attacker can name on the victim's machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import marshal
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import kashgari_mlflow
+from kashgari_mlflow._loading import ModelFilesError
+
+WEIGHTS = "data/model_weights.h5"
+EMBEDDING_WEIGHT = "layer_embedding/layer_embedding/embeddings:0"
+
+
+def _native(path: Path) -> Any:
+    return kashgari_mlflow.load_model(str(path))
+
+
+def _pyfunc(path: Path) -> Any:
+    import mlflow
+
+    return mlflow.pyfunc.load_model(str(path))
+
+
+BOTH_LOADERS = pytest.mark.parametrize("load", [_native, _pyfunc], ids=["native", "pyfunc"])
+
+
+@pytest.fixture
+def model(saved_model_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the suite's saved model, to be made hostile."""
+    return Path(shutil.copytree(saved_model_dir, tmp_path / "model"))
+
+
+@pytest.fixture
+def marker(tmp_path: Path) -> Path:
+    """The file a payload creates when it runs."""
+    return tmp_path / "payload-ran"
+
+
+@pytest.fixture
+def payload_module(tmp_path: Path, marker: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An importable module that creates the marker when imported, and holds callables."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "payload_mod.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "def identity(x):\n    return x\n"
+        "class Evil:\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "payload_mod", raising=False)
+    return "payload_mod"
+
+
+def _edit_config(model: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    path = model / "data" / "model_config.json"
+    config = json.loads(path.read_text())
+    edit(config)
+    path.write_text(json.dumps(config))
+
+
+def _edit_mlmodel(model: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    path = model / "MLmodel"
+    mlmodel = yaml.safe_load(path.read_text())
+    edit(mlmodel)
+    path.write_text(yaml.safe_dump(mlmodel))
+
+
+def _layers(config: dict[str, Any]) -> list[dict[str, Any]]:
+    layers: list[dict[str, Any]] = config["tf_model"]["config"]["layers"]
+    return layers
+
+
+def _bidirectional(config: dict[str, Any]) -> dict[str, Any]:
+    return next(layer for layer in _layers(config) if layer["class_name"] == "Bidirectional")
+
+
+# -- class paths: Kashgari's pydoc.locate walks attributes -------------------------------
+
+
+@pytest.mark.parametrize("block", ["model", "embedding", "text_processor", "label_processor"])
+def test_attribute_walk_through_kashgari_is_refused(model, marker, block):
+    def walk_to_os_system(config):
+        target = config if block == "model" else config[block]
+        target["__module__"] = "kashgari.utils.os"
+        target["__class_name__"] = "system"
+        target["config"] = {"command": f"touch {marker}"}
+
+    _edit_config(model, walk_to_os_system)
+    with pytest.raises(ModelFilesError, match=rf"'kashgari\.utils\.os\.system' as its {block}"):
+        _native(model)
+    assert not marker.exists()
+
+
+def test_dotted_class_name_is_refused(model, marker):
+    def walk(config):
+        config["text_processor"]["__module__"] = "kashgari.utils"
+        config["text_processor"]["__class_name__"] = "os.system"
+        config["text_processor"]["config"] = {"command": f"touch {marker}"}
+
+    _edit_config(model, walk)
+    with pytest.raises(ModelFilesError, match="it is not a module and class name"):
+        _native(model)
+    assert not marker.exists()
+
+
+def test_kashgari_object_that_is_not_the_expected_class_is_refused(model):
+    def swap(config):  # a real Kashgari class, but a processor where the model belongs
+        config["__module__"] = "kashgari.processors.sequence_processor"
+        config["__class_name__"] = "SequenceProcessor"
+
+    _edit_config(model, swap)
+    with pytest.raises(ModelFilesError, match="it is not a ABCTaskModel subclass"):
+        _native(model)
+
+
+def test_foreign_class_path_is_refused(model, marker, payload_module):
+    def foreign(config):
+        config["__module__"] = payload_module
+        config["__class_name__"] = "Evil"
+
+    _edit_config(model, foreign)
+    with pytest.raises(ModelFilesError, match="it is outside Kashgari"):
+        _native(model)
+    assert not marker.exists()
+
+
+# -- the model's code/ folder --------------------------------------------------------------
+
+
+def _ship_module(model: Path, name: str, source: str) -> None:
+    (model / "code" / f"{name}.py").write_text(source)
+
+
+def test_extra_module_in_code_is_not_trusted_by_default(model, marker):
+    _ship_module(model, "evil_models", f"open({str(marker)!r}, 'w').close()\nclass Evil: pass\n")
+
+    def use_it(config):
+        config["__module__"] = "evil_models"
+        config["__class_name__"] = "Evil"
+
+    _edit_config(model, use_it)
+    path_before = list(sys.path)
+    with pytest.raises(ModelFilesError, match="it is outside Kashgari"):
+        _native(model)
+    assert not marker.exists()
+    assert sys.path == path_before
+    assert "evil_models" not in sys.modules
+
+
+def test_code_kashgari_shadow_package_is_refused(model, marker):
+    shadow = model / "code" / "kashgari"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with pytest.raises(ModelFilesError, match="would shadow the installed 'kashgari'"):
+        kashgari_mlflow.load_model(str(model), allow_untrusted_classes=True)
+    assert not marker.exists()
+
+
+def test_absolute_code_path_is_refused(model):
+    _edit_mlmodel(
+        model,
+        lambda m: m["flavors"]["kashgari"].update(code=str(Path(json.__file__).parent.parent)),
+    )
+    with pytest.raises(ModelFilesError, match="must be a relative path inside the model folder"):
+        kashgari_mlflow.load_model(str(model), allow_untrusted_classes=True)
+
+
+@BOTH_LOADERS
+def test_data_path_leaving_the_model_folder_is_refused(model, tmp_path, load):
+    outside = tmp_path / "outside"
+    shutil.copytree(model / "data", outside)
+
+    def escape(mlmodel):
+        for flavor in ("kashgari", "python_function"):
+            mlmodel["flavors"][flavor]["data"] = "../outside"
+
+    _edit_mlmodel(model, escape)
+    with pytest.raises(ModelFilesError, match="leads outside the model folder"):
+        load(model)
+
+
+def test_refused_trusted_load_leaves_sys_path_and_modules_as_they_were(model, marker):
+    _ship_module(model, "leaky_mod", f"open({str(marker)!r}, 'w').close()\nclass NotAModel: pass\n")
+
+    def use_it(config):
+        config["__module__"] = "leaky_mod"
+        config["__class_name__"] = "NotAModel"
+
+    _edit_config(model, use_it)
+    path_before = list(sys.path)
+    with pytest.raises(ModelFilesError, match="it is not a ABCTaskModel subclass"):
+        kashgari_mlflow.load_model(str(model), allow_untrusted_classes=True)
+    assert marker.exists()  # opted in: the module was imported, as documented
+    assert sys.path == path_before
+    assert "leaky_mod" not in sys.modules
+
+
+SUBCLASS = """
+from kashgari.tasks.labeling import BiLSTM_CRF_Model
+
+
+class CompanyNER(BiLSTM_CRF_Model):
+    pass
+"""
+
+
+def test_shipped_subclass_loads_only_when_the_caller_opts_in(model):
+    _ship_module(model, "company_ner", SUBCLASS)
+
+    def use_it(config):
+        config["__module__"] = "company_ner"
+        config["__class_name__"] = "CompanyNER"
+
+    _edit_config(model, use_it)
+    with pytest.raises(ModelFilesError, match=r"'company_ner\.CompanyNER' as its model"):
+        _native(model)
+    trusted = kashgari_mlflow.load_model(str(model), allow_untrusted_classes=True)
+    assert type(trusted).__name__ == "CompanyNER"
+    assert trusted.tf_model.count_params() > 0
+
+
+# -- Keras configs ----------------------------------------------------------------------
+
+
+def _function_lambda(module: str) -> dict[str, Any]:
+    return {
+        "class_name": "Lambda",
+        "config": {
+            "name": "evil",
+            "trainable": True,
+            "dtype": "float32",
+            "function": {"class_name": "function", "config": "identity", "module": module},
+            "function_type": "function",
+            "module": module,
+            "output_shape": None,
+            "output_shape_type": "raw",
+            "output_shape_module": None,
+            "arguments": {},
+        },
+    }
+
+
+def _bytecode_lambda(marker: Path) -> dict[str, Any]:
+    def payload(x):
+        open(marker, "w").close()
+        return x
+
+    layer = _function_lambda("builtins")
+    layer["config"]["function"] = [
+        base64.b64encode(marshal.dumps(payload.__code__)).decode(),
+        None,
+        None,
+    ]
+    layer["config"]["function_type"] = "lambda"
+    return layer
+
+
+def _insert_after_input(config: dict[str, Any], layer: dict[str, Any]) -> None:
+    layers = _layers(config)
+    layer["name"] = layer["config"]["name"]
+    layer["inbound_nodes"] = [[[layers[0]["config"]["name"], 0, 0, {}]]]
+    layers.insert(1, layer)
+
+
+@BOTH_LOADERS
+def test_function_type_lambda_is_refused(model, marker, payload_module, load):
+    _edit_config(model, lambda c: _insert_after_input(c, _function_lambda(payload_module)))
+    with pytest.raises(ModelFilesError, match="Lambda 'evil' is a Lambda-type layer"):
+        load(model)
+    assert not marker.exists()
+
+
+@BOTH_LOADERS
+@pytest.mark.parametrize("wrapper", ["Bidirectional", "TimeDistributed", "Sequential"])
+def test_bytecode_lambda_nested_in_a_wrapper_is_refused(model, marker, load, wrapper):
+    def nest(config):
+        lambda_layer = _bytecode_lambda(marker)
+        if wrapper == "Bidirectional":
+            _bidirectional(config)["config"]["layer"] = lambda_layer
+        elif wrapper == "TimeDistributed":
+            outer = {
+                "class_name": "TimeDistributed",
+                "config": {"name": "td", "layer": lambda_layer},
+            }
+            _insert_after_input(config, outer)
+        else:
+            inner = {
+                "class_name": "Sequential",
+                "config": {"name": "seq", "layers": [lambda_layer]},
+            }
+            _insert_after_input(config, inner)
+
+    _edit_config(model, nest)
+    with pytest.raises(ModelFilesError, match="Lambda 'evil' is a Lambda-type layer"):
+        load(model)
+    assert not marker.exists()
+
+
+@BOTH_LOADERS
+def test_lambda_in_the_embedding_model_is_refused(model, marker, load):
+    def embed(config):
+        layers = config["embedding"]["embed_model"]["config"]["layers"]
+        layers.insert(1, _bytecode_lambda(marker))
+
+    _edit_config(model, embed)
+    with pytest.raises(ModelFilesError, match=r"embedding\.embed_model .*Lambda-type layer"):
+        load(model)
+    assert not marker.exists()
+
+
+@BOTH_LOADERS
+def test_layer_from_a_foreign_module_is_refused(model, marker, payload_module, load):
+    layer = {"class_name": "Evil", "module": payload_module, "config": {"name": "evil"}}
+    _edit_config(model, lambda c: _insert_after_input(c, layer))
+    with pytest.raises(ModelFilesError, match="from module 'payload_mod', outside Keras"):
+        load(model)
+    assert not marker.exists()
+
+
+@BOTH_LOADERS
+def test_activation_from_a_foreign_module_is_refused(model, marker, payload_module, load):
+    def activation(config):
+        dense = next(layer for layer in _layers(config) if layer["class_name"] == "Dense")
+        dense["config"]["activation"] = {
+            "class_name": "function", "config": "identity", "module": payload_module
+        }  # fmt: skip
+
+    _edit_config(model, activation)
+    with pytest.raises(ModelFilesError, match="from module 'payload_mod'"):
+        load(model)
+    assert not marker.exists()
+
+
+@BOTH_LOADERS
+def test_huge_input_dim_is_refused_before_allocation(model, load):
+    def huge(config):
+        embedding = next(layer for layer in _layers(config) if layer["class_name"] == "Embedding")
+        embedding["config"]["input_dim"] = 2_000_000_000
+
+    _edit_config(model, huge)
+    with pytest.raises(ModelFilesError, match="input_dim=2,000,000,000, over the limit"):
+        load(model)
+
+
+def test_huge_sequence_length_is_refused(model):
+    _edit_config(model, lambda c: c["config"].update(sequence_length=10**9))
+    with pytest.raises(ModelFilesError, match="sequence_length=1,000,000,000, over the limit"):
+        _native(model)
+
+
+# -- the tokenizer named in MLmodel ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("tokenizer", ["os:system", "payload_mod:identity"])
+def test_tokenizer_outside_the_model_code_is_refused(model, marker, payload_module, tokenizer):
+    _edit_mlmodel(model, lambda m: m["flavors"]["kashgari"].update(tokenizer=tokenizer))
+    with pytest.raises(ModelFilesError, match="not a module shipped in the model's own code"):
+        _pyfunc(model)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("tokenizer", ["my_tok:os.system", "kashgari_mlflow._tokenizers:os.system"])
+def test_tokenizer_walking_to_a_foreign_function_is_refused(model, tokenizer):
+    _ship_module(model, "my_tok", "import os\ndef split(text):\n    return text.split()\n")
+    _edit_mlmodel(model, lambda m: m["flavors"]["kashgari"].update(tokenizer=tokenizer))
+    with pytest.raises(ModelFilesError, match=r"is not a (module shipped|function defined) in"):
+        _pyfunc(model)
+
+
+# -- HDF5 weights files ------------------------------------------------------------------
+
+
+def _replace_weight(model: Path, make: Callable[[Any, str], None]) -> None:
+    import h5py
+
+    with h5py.File(model / WEIGHTS, "r+") as handle:
+        del handle[EMBEDDING_WEIGHT]
+        make(handle, EMBEDDING_WEIGHT)
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    """A local file the attacker wants served back as weights."""
+    path = tmp_path / "secret.env"
+    path.write_bytes(b"AWS_SECRET_ACCESS_KEY=abc123".ljust(139 * 16 * 4, b" "))
+    return path
+
+
+def _external_storage(secret: Path) -> Callable[[Any, str], None]:
+    return lambda f, name: f.create_dataset(
+        name, shape=(139, 16), dtype="float32", external=[(str(secret), 0, 139 * 16 * 4)]
+    )
+
+
+def _virtual(secret_h5: Path) -> Callable[[Any, str], None]:
+    def make(f: Any, name: str) -> None:
+        import h5py
+
+        layout = h5py.VirtualLayout(shape=(139, 16), dtype="float32")
+        layout[:] = h5py.VirtualSource(str(secret_h5), "data", shape=(139, 16))
+        f.create_virtual_dataset(name, layout)
+
+    return make
+
+
+def _external_link(secret_h5: Path) -> Callable[[Any, str], None]:
+    import h5py
+
+    return lambda f, name: f.__setitem__(name, h5py.ExternalLink(str(secret_h5), "data"))
+
+
+def _soft_link() -> Callable[[Any, str], None]:
+    import h5py
+
+    return lambda f, name: f.__setitem__(name, h5py.SoftLink("/dense/dense/kernel:0"))
+
+
+@pytest.fixture
+def secret_h5(tmp_path: Path) -> Path:
+    import h5py
+    import numpy as np
+
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as handle:
+        handle["data"] = np.zeros((139, 16), dtype="float32")
+    return path
+
+
+@BOTH_LOADERS
+@pytest.mark.parametrize(
+    ("attack", "reason"),
+    [
+        ("external_storage", "keeps its data in external files"),
+        ("virtual", "is a virtual dataset"),
+        ("external_link", "is an external link"),
+        ("soft_link", "is a soft link"),
+        ("string_dtype", "not numbers"),
+        ("huge_shape", "over the limit of"),
+        ("wrong_shape", "declares weights of shapes"),
+    ],
+)
+def test_hostile_weights_file_is_refused_before_it_is_read(
+    model, secret, secret_h5, load, attack, reason
+):
+    import numpy as np
+
+    makers: dict[str, Callable[[Any, str], None]] = {
+        "external_storage": _external_storage(secret),
+        "virtual": _virtual(secret_h5),
+        "external_link": _external_link(secret_h5),
+        "soft_link": _soft_link(),
+        "string_dtype": lambda f, name: f.create_dataset(name, data=np.array([b"x"] * 139)),
+        "huge_shape": lambda f, name: f.create_dataset(
+            name, shape=(2_000_000_000, 16), dtype="float32", chunks=(1024, 16)
+        ),
+        "wrong_shape": lambda f, name: f.create_dataset(name, data=np.zeros((140, 16), "float32")),
+    }
+    _replace_weight(model, makers[attack])
+    with pytest.raises(ModelFilesError, match=reason):
+        load(model)
+
+
+def test_damaged_file_diagnosis_reads_no_data(model, monkeypatch):
+    import h5py
+
+    from kashgari_mlflow._loading import diagnose_load_failure
+
+    def no_reads(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the diagnosis read a dataset")
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", no_reads)
+    monkeypatch.setattr(h5py.Dataset, "read_direct", no_reads)
+    error = diagnose_load_failure(str(model / "data"), ValueError("boom"))
+    assert "boom" in str(error)
+
+
+# -- honest models still load -------------------------------------------------------------
+
+
+@BOTH_LOADERS
+def test_the_honest_shared_model_loads(model, load):
+    loaded = load(model)
+    assert loaded is not None
+
+
+def test_native_loader_ignores_a_code_kashgari_shadow_and_keeps_sys_path(model, marker):
+    shadow = model / "code" / "kashgari"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    path_before = list(sys.path)
+    assert type(_native(model)).__name__ == "BiLSTM_CRF_Model"
+    assert not marker.exists()
+    assert sys.path == path_before  # code/ never went on sys.path
