@@ -45,6 +45,7 @@ def chinese_model():
     return model
 
 
+@pytest.mark.slow  # its model trains 15 epochs
 def test_character_tokenizer_gives_entities_with_exact_offsets(chinese_model, tmp_path):
     kashgari_mlflow.save_model(chinese_model, str(tmp_path / "zh"), tokenizer="char")
     pyfunc = mlflow.pyfunc.load_model(str(tmp_path / "zh"))
