@@ -74,7 +74,7 @@ def _tracking_to(uri: str) -> Iterator[str]:
         mlflow.set_tracking_uri(previous) if previous else mlflow.set_tracking_uri("")
 
 
-def _copy_of(template: Path, folder: Path) -> str:
+def store_copy(template: Path, folder: Path) -> str:
     """A ``sqlite:///`` URI of a fresh copy of ``template`` in ``folder``."""
     path = folder / "mlflow.db"
     shutil.copy(template, path)
@@ -84,7 +84,7 @@ def _copy_of(template: Path, folder: Path) -> str:
 @pytest.fixture
 def tracking_uri(tmp_path: Path, empty_store_template: Path) -> Iterator[str]:
     """An empty SQLite tracking store of the test's own, set as MLflow's tracking URI."""
-    with _tracking_to(_copy_of(empty_store_template, tmp_path)) as uri:
+    with _tracking_to(store_copy(empty_store_template, tmp_path)) as uri:
         yield uri
 
 
@@ -173,7 +173,7 @@ def _logged_model_once(
 
     from kashgari_mlflow import log_model
 
-    uri = _copy_of(empty_store_template, tmp_path_factory.mktemp("logged"))
+    uri = store_copy(empty_store_template, tmp_path_factory.mktemp("logged"))
     with _tracking_to(uri), mlflow.start_run() as run:
         info = log_model(trained_model, "model")
     return LoggedModel(uri, run.info.run_id, info)
