@@ -8,7 +8,16 @@ from kashgari_mlflow import MlflowCallback
 from .conftest import make_tiny_model
 from .test_flavor import kashgari_tags
 
-MODELS = ["BiLSTM_Model", "BiLSTM_CRF_Model", "BiGRU_Model", "BiGRU_CRF_Model", "CNN_LSTM_Model"]
+# The default tier keeps one softmax model here; its CRF counterpart is the session's
+# `trained_model` (tests/test_flavor.py) and the callback tests' model. The other
+# four classes train for about a minute together: slow tier.
+MODELS = [
+    "BiLSTM_Model",
+    *(
+        pytest.param(name, marks=pytest.mark.slow)
+        for name in ("BiLSTM_CRF_Model", "BiGRU_Model", "BiGRU_CRF_Model", "CNN_LSTM_Model")
+    ),
+]
 
 
 @pytest.mark.parametrize("model_class", MODELS)

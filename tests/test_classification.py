@@ -16,7 +16,10 @@ def test_label_report_single_and_multi_label():
     assert multi.micro.recall == pytest.approx(2 / 3)
 
 
-@pytest.mark.parametrize("model_class", ["BiLSTM_Model", "CNN_Model"])
+# One classification model in the default tier; the tracking code is the same for both.
+@pytest.mark.parametrize(
+    "model_class", ["BiLSTM_Model", pytest.param("CNN_Model", marks=pytest.mark.slow)]
+)
 def test_classification_model_is_tracked(model_class, demo_data, tracking_uri):
     from kashgari.tasks import classification
 

@@ -24,6 +24,7 @@ def run_example(tmp_path: Path, *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # trains in a subprocess
 def test_main_job_trains_logs_loads_and_predicts(tmp_path: Path):
     import mlflow
     import yaml
@@ -61,6 +62,7 @@ def test_main_job_trains_logs_loads_and_predicts(tmp_path: Path):
         mlflow.set_tracking_uri("")
 
 
+@pytest.mark.slow  # trains in a subprocess
 @pytest.mark.skipif(not SHARED_WNUT17.is_dir(), reason="../shared/data/wnut17 is not present")
 def test_main_job_reads_conll_files(tmp_path: Path):
     out = run_example(

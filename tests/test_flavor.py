@@ -47,21 +47,15 @@ def test_native_load_returns_the_kashgari_class_with_identical_tags(trained_mode
     assert loaded.predict(SENTENCES) == trained_model.predict(SENTENCES)
 
 
-def test_pyfunc_tags_equal_kashgari_predict(trained_model, saved_model_dir):
-    import mlflow
-
-    pyfunc = mlflow.pyfunc.load_model(str(saved_model_dir))
-    answers = pyfunc.predict(SENTENCES)
+def test_pyfunc_tags_equal_kashgari_predict(trained_model, saved_pyfunc):
+    answers = saved_pyfunc.predict(SENTENCES)
     assert [a["tags"] for a in answers] == kashgari_tags(trained_model, SENTENCES)
     assert [a["tokens"] for a in answers] == SENTENCES
 
 
-def test_pyfunc_on_raw_strings_gives_character_offsets(saved_model_dir):
-    import mlflow
-
-    pyfunc = mlflow.pyfunc.load_model(str(saved_model_dir))
+def test_pyfunc_on_raw_strings_gives_character_offsets(saved_pyfunc):
     text = "Yesterday  Angela Merkel flew from\tBerlin to Tokyo ."
-    (answer,) = pyfunc.predict([text])
+    (answer,) = saved_pyfunc.predict([text])
     assert answer["tokens"] == text.split()
     types = {(e["type"], e["text"]) for e in answer["entities"]}
     assert ("PER", "Angela Merkel") in types
@@ -72,13 +66,10 @@ def test_pyfunc_on_raw_strings_gives_character_offsets(saved_model_dir):
         assert " ".join(tokens) == " ".join(entity["text"].split())
 
 
-def test_a_string_and_a_list_give_the_same_answer(saved_model_dir):
-    import mlflow
-
-    pyfunc = mlflow.pyfunc.load_model(str(saved_model_dir))
+def test_a_string_and_a_list_give_the_same_answer(saved_pyfunc):
     text = "John lives in New York"
-    assert pyfunc.predict(text) == pyfunc.predict([text])
-    (answer,) = pyfunc.predict([text])
+    assert saved_pyfunc.predict(text) == saved_pyfunc.predict([text])
+    (answer,) = saved_pyfunc.predict([text])
     assert [(e["type"], e["text"]) for e in answer["entities"]] == [
         ("PER", "John"),
         ("LOC", "New York"),
@@ -97,13 +88,11 @@ def test_save_refuses_a_non_kashgari_object(tmp_path):
         kashgari_mlflow.save_model(object(), str(tmp_path / "m"))
 
 
-def test_log_model_and_load_by_run_uri(trained_model, tracking_uri):
+def test_log_model_and_load_by_run_uri(trained_model, logged_model):
     import mlflow
 
-    with mlflow.start_run() as run:
-        info = kashgari_mlflow.log_model(trained_model, "ner")
-    assert info.flavors.keys() >= {"kashgari", "python_function"}
-    pyfunc = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/ner")
+    assert logged_model.info.flavors.keys() >= {"kashgari", "python_function"}
+    pyfunc = mlflow.pyfunc.load_model(f"runs:/{logged_model.run_id}/model")
     assert (
         pyfunc.predict([SENTENCES[0]])[0]["tags"] == kashgari_tags(trained_model, [SENTENCES[0]])[0]
     )

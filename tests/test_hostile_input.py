@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -105,9 +104,9 @@ def outcome_table() -> Iterator[None]:
             print(f"{where:<12}{row[0]:>10}{row[1]:>10}{row[2]:>8}")
 
 
-@pytest.fixture(scope="module")
-def model(saved_model_dir: Path) -> Any:
-    return mlflow.pyfunc.load_model(str(saved_model_dir))
+@pytest.fixture(scope="module")  # hypothesis refuses function-scoped fixtures in @given tests
+def model(saved_pyfunc: Any) -> Any:
+    return saved_pyfunc
 
 
 def predict_in_process(model: Any, value: Any) -> None:

@@ -109,14 +109,11 @@ def test_an_upload_missing_a_file_is_not_registered(data, tracking_uri, monkeypa
     assert incomplete.status == LoggedModelStatus.FAILED
 
 
-def test_incomplete_upload_is_an_error_naming_the_files(trained_model, tracking_uri):
-    import kashgari_mlflow
-
-    with mlflow.start_run():
-        info = kashgari_mlflow.log_model(trained_model, "model")
-    check_uploaded(info.model_uri, ["MLmodel", "data/model_config.json"])
+def test_incomplete_upload_is_an_error_naming_the_files(logged_model):
+    model_uri = logged_model.info.model_uri
+    check_uploaded(model_uri, ["MLmodel", "data/model_config.json"])
     with pytest.raises(IncompleteModelError, match=r"missing: \['data/absent.h5'\]"):
-        check_uploaded(info.model_uri, ["MLmodel", "data/absent.h5"])
+        check_uploaded(model_uri, ["MLmodel", "data/absent.h5"])
 
 
 def test_a_crash_during_fit_registers_nothing(data, tracking_uri):

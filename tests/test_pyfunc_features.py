@@ -2,7 +2,6 @@
 
 import random
 import threading
-from pathlib import Path
 
 import mlflow
 import pytest
@@ -46,6 +45,7 @@ def chinese_model():
     return model
 
 
+@pytest.mark.slow  # its model trains 15 epochs
 def test_character_tokenizer_gives_entities_with_exact_offsets(chinese_model, tmp_path):
     kashgari_mlflow.save_model(chinese_model, str(tmp_path / "zh"), tokenizer="char")
     pyfunc = mlflow.pyfunc.load_model(str(tmp_path / "zh"))
@@ -101,8 +101,8 @@ def test_sentences_longer_than_max_position_get_a_tag_per_token(demo_data, tmp_p
     assert len(answer["tags"]) == len(long_sentence) == 35
 
 
-def test_eight_threads_get_the_same_answers_as_one(saved_model_dir: Path, demo_data):
-    pyfunc = mlflow.pyfunc.load_model(str(saved_model_dir))
+def test_eight_threads_get_the_same_answers_as_one(saved_pyfunc, demo_data):
+    pyfunc = saved_pyfunc
     sentences = [" ".join(tokens) for tokens in demo_data[2]]
     expected = pyfunc.predict(sentences)
     results: dict[int, object] = {}

@@ -115,6 +115,7 @@ def test_next_fit_closes_a_run_left_open_by_a_failed_fit(data, tracking_uri):
     assert second.active_run_id != first.active_run_id
 
 
+@pytest.mark.slow  # trains in a subprocess
 def test_uncaught_exception_in_a_script_marks_the_run_failed(tmp_path):
     script = tmp_path / "crash.py"
     script.write_text(

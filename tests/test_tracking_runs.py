@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -11,15 +12,17 @@ import pytest
 from kashgari_mlflow._tracking import _run_guard
 from kashgari_mlflow._tracking._runs import TrackedRun, abort_open_runs
 
+from .conftest import store_copy
+
 
 def status(run_id: str) -> str:
     return str(mlflow.MlflowClient().get_run(run_id).info.status)
 
 
 @pytest.fixture(scope="module")
-def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """One SQLite store for the module: creating its tables costs seconds, runs are independent."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('runs') / 'mlflow.db'}"
+def tracking_uri(tmp_path_factory: pytest.TempPathFactory, empty_store_template: Path) -> Any:
+    """One SQLite store for the module (runs are independent), a copy of the migrated one."""
+    uri = store_copy(empty_store_template, tmp_path_factory.mktemp("runs"))
     mlflow.set_tracking_uri(uri)
     yield uri
     mlflow.set_tracking_uri("")
