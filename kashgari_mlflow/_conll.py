@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
+
+# Only ASCII spaces and tabs separate columns: People's Daily has a few tokens that
+# are themselves Unicode spaces (U+3000 ideographic space), which ``str.split()`` drops.
+_COLUMN_SEPARATOR = re.compile(r"[ \t]+")
 
 
 class ConllFormatError(ValueError):
@@ -17,7 +22,8 @@ def read_conll(
     Token and tag are separated by a tab or by spaces; when a line has more
     than two columns (CoNLL-2003 style), the first is the token and the last
     the tag. Sentences are separated by lines that are empty or hold only
-    whitespace. ``-DOCSTART-`` lines are skipped.
+    whitespace. ``-DOCSTART-`` lines are skipped. This reads the People's Daily
+    corpus as it is distributed (one character and its tag per line).
 
     Args:
         path: The file to read.
@@ -40,6 +46,8 @@ def read_conll(
     with open(path, encoding=encoding) as handle:
         for number, line in enumerate(handle, start=1):
             columns = line.split()
+            if len(columns) == 1 and line.strip(" \t\r\n"):
+                columns = _COLUMN_SEPARATOR.split(line.strip(" \t\r\n"))
             if not columns:
                 if tokens:
                     sentences.append(tokens)
