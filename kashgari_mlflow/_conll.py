@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 
-# Only ASCII spaces and tabs separate columns: People's Daily has a few tokens that
-# are themselves Unicode spaces (U+3000 ideographic space), which ``str.split()`` drops.
+# When ``str.split()`` leaves a line one column, only ASCII spaces and tabs separate
+# columns: a character-level file (People's Daily style) may tag a Unicode space such
+# as U+3000, the ideographic space of Chinese text, which ``str.split()`` drops.
 _COLUMN_SEPARATOR = re.compile(r"[ \t]+")
 
 
