@@ -106,7 +106,7 @@ def test_served_model_answers_raw_chinese_sentences_over_rest(chinese_run, tmp_p
 
     _, model_dir, _ = chinese_run
     server = ModelServer(str(model_dir), tmp_path / "serve.log")
-    server.start()
+    server.start(timeout=600)  # 180 s was not enough to load TensorFlow on a busy machine
     try:
         status, body = server.post({"inputs": RAW})
     finally:
