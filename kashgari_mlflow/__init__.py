@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from kashgari_mlflow._conll import read_conll
     from kashgari_mlflow._loading import ModelFilesError
     from kashgari_mlflow._registry import IncompleteModelError
+    from kashgari_mlflow._tokenizer_choice import TokenizerWarning
     from kashgari_mlflow._tracking._failures import TrackingWarning
     from kashgari_mlflow.callbacks import MlflowCallback
     from kashgari_mlflow.flavor import FLAVOR_NAME, load_model, log_model, save_model
@@ -30,6 +31,7 @@ __all__ = [
     "IncompleteModelError",
     "MlflowCallback",
     "ModelFilesError",
+    "TokenizerWarning",
     "TrackingWarning",
     "__version__",
     "autolog",
@@ -52,6 +54,7 @@ _LAZY = {
     "read_conll": "kashgari_mlflow._conll",
     "save_model": "kashgari_mlflow.flavor",
     "support_gensim4": "kashgari_mlflow._compat",
+    "TokenizerWarning": "kashgari_mlflow._tokenizer_choice",
 }
 
 

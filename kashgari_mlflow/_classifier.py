@@ -24,7 +24,7 @@ import numpy as np
 from kashgari_mlflow._pyfunc import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, normalize_rows, to_documents
 from kashgari_mlflow._pyfunc import _invalid as invalid_input
 from kashgari_mlflow._tagger import TextEncoding
-from kashgari_mlflow._tokenizers import CHARACTER, TokenizeFn
+from kashgari_mlflow._tokenizers import TokenizeFn, token_joiner
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -156,7 +156,7 @@ class KashgariClassifierPyfunc:
         self.classifier = classifier
         self.tokenize = tokenize
         self.tokenizer_name = tokenizer_name
-        self.joiner = "" if tokenizer_name == CHARACTER else " "
+        self.joiner = token_joiner(tokenizer_name)
 
     def get_raw_model(self) -> Classifier:
         """The underlying :class:`Classifier` (MLflow's ``unwrap_python_model`` hook)."""

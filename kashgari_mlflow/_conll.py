@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
+
+# When ``str.split()`` leaves a line one column, only ASCII spaces and tabs separate
+# columns: a character-level file (People's Daily style) may tag a Unicode space such
+# as U+3000, the ideographic space of Chinese text, which ``str.split()`` drops.
+_COLUMN_SEPARATOR = re.compile(r"[ \t]+")
 
 
 class ConllFormatError(ValueError):
@@ -17,7 +23,8 @@ def read_conll(
     Token and tag are separated by a tab or by spaces; when a line has more
     than two columns (CoNLL-2003 style), the first is the token and the last
     the tag. Sentences are separated by lines that are empty or hold only
-    whitespace. ``-DOCSTART-`` lines are skipped.
+    whitespace. ``-DOCSTART-`` lines are skipped. This reads the People's Daily
+    corpus as it is distributed (one character and its tag per line).
 
     Args:
         path: The file to read.
@@ -40,6 +47,8 @@ def read_conll(
     with open(path, encoding=encoding) as handle:
         for number, line in enumerate(handle, start=1):
             columns = line.split()
+            if len(columns) == 1 and line.strip(" \t\r\n"):
+                columns = _COLUMN_SEPARATOR.split(line.strip(" \t\r\n"))
             if not columns:
                 if tokens:
                     sentences.append(tokens)

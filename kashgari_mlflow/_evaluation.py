@@ -55,7 +55,9 @@ def report_metrics(report: EntityReport, prefix: str = "val_entity") -> dict[str
 
     ``val_entity_f1`` (micro; also ``_precision``, ``_recall``),
     ``val_entity_macro_f1``, ``val_entity_weighted_f1`` (and their precision and
-    recall), and per type ``val_entity_f1/<type>`` with ``_precision``/``_recall``.
+    recall), per type ``val_entity_f1/<type>`` with ``_precision``/``_recall``,
+    and for a labeling report ``val_sentence_accuracy`` (the share of sentences
+    tagged without a single error).
     """
     metrics: dict[str, float] = {}
     for average, score in (
@@ -70,4 +72,7 @@ def report_metrics(report: EntityReport, prefix: str = "val_entity") -> dict[str
         metrics[mlflow_key(f"{prefix}_precision/{entity_type}")] = score.precision
         metrics[mlflow_key(f"{prefix}_recall/{entity_type}")] = score.recall
         metrics[mlflow_key(f"{prefix}_f1/{entity_type}")] = score.f1
+    if report.sentence_accuracy is not None:
+        stage = prefix.removesuffix("_entity")  # "val_entity" -> "val"
+        metrics[f"{stage}_sentence_accuracy"] = report.sentence_accuracy
     return metrics

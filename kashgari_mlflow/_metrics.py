@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kashgari_mlflow._entities import Scheme, Span, extract_spans
@@ -34,12 +34,15 @@ class EntityReport:
         macro: Unweighted mean over the entity types.
         weighted: Mean over entity types weighted by their gold support.
         per_type: Scores for each entity type, sorted by type name.
+        sentence_accuracy: Share of sentences whose every tag is right (labeling
+            only; ``None`` for classification).
     """
 
     micro: TypeScore
     macro: TypeScore
     weighted: TypeScore
     per_type: dict[str, TypeScore] = field(default_factory=dict)
+    sentence_accuracy: float | None = None
 
     def to_dict(self) -> dict[str, dict[str, float]]:
         """The report as plain nested dicts, ready for JSON."""
@@ -93,7 +96,7 @@ def entity_report(
         scheme: How tags form entities; see :func:`kashgari_mlflow._entities.extract_spans`.
 
     Returns:
-        The micro, macro, weighted and per-type scores.
+        The micro, macro, weighted and per-type scores, and the sentence accuracy.
 
     Raises:
         ValueError: If the two lists, or any pair of sentences, differ in length.
@@ -105,19 +108,22 @@ def entity_report(
         )
     gold: set[tuple[int, Span]] = set()
     predicted: set[tuple[int, Span]] = set()
+    exact_sentences = 0
     for index, (true_tags, pred_tags) in enumerate(zip(y_true, y_pred, strict=True)):
         if len(true_tags) != len(pred_tags):
             raise ValueError(
                 f"Sentence {index} has {len(true_tags)} gold tags but {len(pred_tags)} "
                 "predicted tags: predictions must cover every token."
             )
+        exact_sentences += list(true_tags) == list(pred_tags)
         gold.update((index, span) for span in extract_spans(true_tags, scheme))
         predicted.update((index, span) for span in extract_spans(pred_tags, scheme))
 
     support = Counter(span.type for _, span in gold)
     predicted_count = Counter(span.type for _, span in predicted)
     hits = Counter(span.type for _, span in gold & predicted)
-    return _aggregate(support, predicted_count, hits)
+    report = _aggregate(support, predicted_count, hits)
+    return replace(report, sentence_accuracy=_ratio(exact_sentences, len(y_true)))
 
 
 def _aggregate(

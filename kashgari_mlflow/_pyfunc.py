@@ -30,7 +30,7 @@ import numpy as np
 
 from kashgari_mlflow._entities import Scheme, extract_spans
 from kashgari_mlflow._tagger import Tagger
-from kashgari_mlflow._tokenizers import CHARACTER, Token, TokenizeFn
+from kashgari_mlflow._tokenizers import Token, TokenizeFn, token_joiner
 
 OUTPUTS = ("all", "entities", "tags")
 DEFAULT_BATCH_SIZE = 64
@@ -227,7 +227,7 @@ class KashgariNerPyfunc:
         self.tokenize = tokenize
         self.tokenizer_name = tokenizer_name
         self.scheme = scheme
-        self.joiner = "" if tokenizer_name == CHARACTER else " "
+        self.joiner = token_joiner(tokenizer_name)
 
     def get_raw_model(self) -> Tagger:
         """The underlying :class:`Tagger` (MLflow's ``unwrap_python_model`` hook)."""

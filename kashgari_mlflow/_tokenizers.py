@@ -1,9 +1,13 @@
 """Tokenizers saved with a model, so raw strings are split as they were in training.
 
-A tokenizer is recorded in the MLmodel file by name: ``"whitespace"``
-(default), ``"char"`` (one token per non-space character, for Chinese and
-similar scripts), or ``"module:function"`` for a callable of the user's,
-shipped with the model through ``code_paths``.
+A tokenizer is recorded in the MLmodel file by name: ``"whitespace"``,
+``"char"`` (one token per non-space character, for Chinese and similar
+scripts), or ``"module:function"`` for a callable of the user's, shipped with
+the model through ``code_paths``. ``"auto"`` is decided before saving (see
+:mod:`kashgari_mlflow._tokenizer_choice`) and never recorded.
+
+Token lists become text by one rule, :func:`token_joiner`: without spaces for
+``"char"`` (so ``["新", "华", "社"]`` reads "新华社"), with one space otherwise.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ class Token:
 
 
 TokenizeFn = Callable[[str], list[Token]]
+
+
+def token_joiner(tokenizer: str) -> str:
+    """What goes between tokens when token lists are shown as text for a ``tokenizer`` name."""
+    return "" if tokenizer == CHARACTER else " "
 
 
 def whitespace_tokenize(text: str) -> list[Token]:

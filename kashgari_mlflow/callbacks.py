@@ -15,6 +15,11 @@ import tensorflow as tf
 from kashgari_mlflow._compat import support_gensim4, task_of
 from kashgari_mlflow._discovery import find_fit_context
 from kashgari_mlflow._entities import SCHEMES, Scheme
+from kashgari_mlflow._tokenizer_choice import (
+    already_checked,
+    check_tokenizer_option,
+    choose_for_fit,
+)
 from kashgari_mlflow._tracking._artifacts import log_reports
 from kashgari_mlflow._tracking._best import MODES, BestEpoch, Mode, default_monitor
 from kashgari_mlflow._tracking._epoch_metrics import batch_metrics, epoch_metrics, learning_rate
@@ -72,8 +77,10 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         eval_data: ``(x, y)`` to evaluate on instead of the validation data given to ``fit``.
         scheme: How tags form entities: ``"default"``, ``"IOB2"`` or ``"IOBES"``.
         eval_batch_size: Sentences per forward pass during entity evaluation.
-        tokenizer: Tokenizer saved with the model: ``"whitespace"``, ``"char"``, or
-            a function (see :func:`kashgari_mlflow.save_model`).
+        tokenizer: Tokenizer saved with the model: ``"auto"`` (``"char"`` when the
+            training tokens are single characters of Chinese or a similar script,
+            else ``"whitespace"``; logged as the ``tokenizer`` param), ``"whitespace"``,
+            ``"char"``, or a function (see :func:`kashgari_mlflow.save_model`).
         strict: Raise tracking errors instead of warning and retrying later.
         final_flush_seconds: How long the end of training waits for an unreachable
             tracking server before writing unsent metrics to a local JSON file.
@@ -118,7 +125,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         eval_batch_size: int = 64,
         log_every_n_steps: int | None = None,
         synchronous: bool = True,
-        tokenizer: str | Callable[[str], Sequence[str]] = "whitespace",
+        tokenizer: str | Callable[[str], Sequence[str]] = "auto",
         strict: bool = False,
         final_flush_seconds: float = 60.0,
         log_on_all_workers: bool | None = None,
@@ -139,6 +146,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             not isinstance(eval_data, tuple | list) or len(eval_data) != 2
         ):
             raise ValueError("eval_data must be a pair (x, y) of token lists and tag lists.")
+        check_tokenizer_option(tokenizer)
         self.kash_model = kash_model
         self.experiment_name, self.run_name, self.run_id = experiment_name, run_name, run_id
         self.tags = dict(tags or {})
@@ -161,6 +169,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         #: Why this process logs nothing in the current ``fit`` (a non-chief worker), or None.
         self.inactive_reason: str | None = None
         self.active_run_id: str | None = None
+        #: The tokenizer name this fit saves and logs (``"auto"`` decided), or None.
+        self.chosen_tokenizer: str | None = None
         self.model_info: Any = None
         self._fit: FitState | None = None
 
@@ -182,6 +192,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
                 "pass it explicitly: MlflowCallback(kash_model=model)."
             )
         task = task_of(context.kash_model)
+        self.chosen_tokenizer = choose_for_fit(self.tokenizer, context.kash_model, context.train_x)
         data = evaluation_data(self.eval_data, context)
         evaluator = Evaluator(
             context.kash_model,
@@ -206,6 +217,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             "entity_eval.scheme": self.scheme,
             "entity_eval.every_n_epochs": self.eval_every_n_epochs,
             "log_model": self.log_model,
+            "tokenizer": self.chosen_tokenizer,
         }
         explicit = self.eval_data is not None
         first_free = log_fit_start(run, context, self.params, settings, data, task, explicit)
@@ -252,7 +264,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         try:
             fit.queue_final_metrics()
             fit.run.sender.drain(self.final_flush_seconds)
-            with quick_retries():
+            # already_checked: on_train_begin warned if the tokenizer does not fit the data.
+            with quick_retries(), already_checked():
                 kash_model, task = fit.context.kash_model, fit.evaluator.task
                 report = fit.logged_report()
                 log_reports(fit.run, kash_model, self.model, task, report, fit.history)
@@ -264,9 +277,9 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
                         weights=fit.logged_weights(),
                         model_name=self.model_name,
                         registered_model_name=self.registered_model_name,
-                        tokenizer=self.tokenizer,
+                        tokenizer=self.chosen_tokenizer or self.tokenizer,
                         scheme=self.scheme,
-                        example=input_example(fit.context, self.tokenizer),
+                        example=input_example(fit.context, self.chosen_tokenizer or self.tokenizer),
                     )
         except BaseException as err:
             status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"

@@ -94,7 +94,7 @@ def save_model(
     kash_model: Any,
     path: str,
     *,
-    tokenizer: str | Callable[[str], Sequence[str]] = "whitespace",
+    tokenizer: str | Callable[[str], Sequence[str]] = "auto",
     scheme: Scheme = "default",
     conda_env: Any = None,
     code_paths: list[str] | None = None,
@@ -112,9 +112,11 @@ def save_model(
         kash_model: A trained (built) Kashgari model, e.g. ``BiLSTM_CRF_Model`` from
             ``kashgari.tasks.labeling`` or ``BiLSTM_Model`` from ``kashgari.tasks.classification``.
         path: Folder to create; it must not exist or be empty.
-        tokenizer: How ``predict`` splits raw strings: ``"whitespace"`` (default),
-            ``"char"`` (one token per character, for Chinese and similar), or a
-            function ``str -> list[str]`` defined in a module you pass in ``code_paths``.
+        tokenizer: How ``predict`` splits raw strings: ``"auto"`` (default: ``"char"``
+            when the model's vocabulary is character-level, such as Chinese, else
+            ``"whitespace"``), ``"whitespace"``, ``"char"`` (one token per character),
+            or a function ``str -> list[str]`` defined in a module you pass in
+            ``code_paths``. The choice is recorded in the MLmodel file.
         scheme: How tags form entities: ``"default"`` (lenient, like Kashgari),
             ``"IOB2"`` or ``"IOBES"`` (strict).
         conda_env: A conda environment (dict or YAML path) replacing the default.
@@ -133,6 +135,10 @@ def save_model(
     Raises:
         TypeError: If ``kash_model`` is not a Kashgari labeling or classification model.
         ValueError: If the model was never built (not fitted), or an argument is invalid.
+
+    Warns:
+        TokenizerWarning: If ``tokenizer="whitespace"`` is given for a model whose
+            vocabulary is character-level.
     """
     import mlflow.pyfunc
     import yaml
@@ -156,7 +162,7 @@ def save_model(
     )
 
     from kashgari_mlflow._redaction import Redactor, redacted_example
-    from kashgari_mlflow._tokenizers import tokenizer_name
+    from kashgari_mlflow._tokenizer_choice import choose_tokenizer, vocabulary_tokens
 
     task = task_of(kash_model)
     if getattr(kash_model, "tf_model", None) is None:
@@ -166,7 +172,9 @@ def save_model(
         )
     if scheme not in SCHEMES:
         raise ValueError(f"Unknown scheme {scheme!r}: use one of {', '.join(SCHEMES)}.")
-    recorded_tokenizer = tokenizer_name(tokenizer)
+    recorded_tokenizer = choose_tokenizer(
+        tokenizer, lambda: vocabulary_tokens(kash_model), "the tokens in the model's vocabulary"
+    )
     _validate_env_arguments(conda_env, pip_requirements, extra_pip_requirements)
 
     path = os.path.abspath(path)

@@ -35,3 +35,15 @@ def test_reads_real_wnut17_files(name: str, sentences: int):
     assert all(len(tokens) == len(tags) > 0 for tokens, tags in zip(x, y, strict=True))
     types = {tag.split("-", 1)[1] for tags in y for tag in tags if tag != "O"}
     assert types == {"person", "location", "group", "corporation", "product", "creative-work"}
+
+
+def test_reads_the_peoples_daily_format_as_it_is(tmp_path: Path):
+    # One character and its tag per line, a space between, blank lines between sentences;
+    # a token may itself be an ideographic space (U+3000).
+    path = tmp_path / "example.train"
+    path.write_text(
+        "新 B-ORG\n华 I-ORG\n社 I-ORG\n\u3000 O\n电 O\n\n李 B-PER\n鹏 I-PER\n\n", "utf-8"
+    )
+    x, y = read_conll(path)
+    assert x == [["新", "华", "社", "\u3000", "电"], ["李", "鹏"]]
+    assert y == [["B-ORG", "I-ORG", "I-ORG", "O", "O"], ["B-PER", "I-PER"]]

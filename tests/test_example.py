@@ -92,3 +92,34 @@ def test_bad_arguments_get_a_usage_error(tmp_path: Path):
     )
     assert result.returncode == 2
     assert "--train missing.conll: no such file" in result.stderr
+
+
+@pytest.mark.slow
+def test_main_job_on_a_peoples_daily_file_finds_entities_in_a_raw_sentence(tmp_path: Path):
+    from .conftest import _load_example_module
+
+    corpus = _load_example_module("chinese_corpus")
+    train_x, train_y, dev_x, dev_y = corpus.chinese_corpus()
+    corpus.write_peoples_daily(str(tmp_path / "example.train"), train_x, train_y)
+    corpus.write_peoples_daily(str(tmp_path / "example.dev"), dev_x, dev_y)
+    sentence = "张伟昨天从上海到了北京。"
+    result = subprocess.run(
+        [
+            sys.executable, str(ROOT / "examples" / "train_ner.py"),
+            "--train", "example.train", "--dev", "example.dev", "--epochs", "4",
+            "--predict", sentence,
+        ],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "tokenizer='auto' chose 'char' from the training tokens" in out
+    # Not a terminal: one line per epoch with the loss and the validation entity F1.
+    assert re.search(r"^epoch 4/4  loss [\d.]+  val_loss [\d.]+  val_entity_f1 [\d.]+", out, re.M)
+    assert "Run id: " in out and "mlflow ui --backend-store-uri sqlite:///" in out
+    entities = out.split(f"{sentence}\n  entities: ", 1)[1].splitlines()[0]
+    assert "张伟 (PER)" in entities and "上海 (LOC)" in entities, entities
+    # Readable: no TensorFlow, Kashgari or tqdm chatter.
+    for noise in ("tensorflow", "[DEBUG]", "Preparing text vocab", "oneDNN"):
+        assert noise not in out + result.stderr

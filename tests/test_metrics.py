@@ -58,3 +58,14 @@ def test_misaligned_input_is_refused_with_the_sentence_index():
         entity_report([["O"], ["O", "O"]], [["O"], ["O"]])
     with pytest.raises(ValueError, match="y_true has 1 sentences but y_pred has 2"):
         entity_report([["O"]], [["O"], ["O"]])
+
+
+def test_sentence_accuracy_counts_sentences_without_a_single_wrong_tag():
+    from kashgari_mlflow._evaluation import report_metrics
+
+    gold = [["B-PER", "O"], ["O", "O"], ["B-LOC", "I-LOC"], ["O"]]
+    pred = [["B-PER", "O"], ["O", "B-PER"], ["B-LOC", "O"], ["O"]]
+    report = entity_report(gold, pred)
+    assert report.sentence_accuracy == 0.5
+    assert report_metrics(report)["val_sentence_accuracy"] == 0.5
+    assert entity_report([], []).sentence_accuracy == 0.0

@@ -113,3 +113,16 @@ def test_request_without_content_type_gets_415_not_a_crash(monkeypatch):
     assert seen == []
     assert scoring_server.invocations(b"{}", "application/json", "model", None) == "ok"
     assert len(seen) == 1
+
+
+def test_character_model_joins_token_lists_without_spaces():
+    class HanTagger:
+        def predict_tags(self, sentences, batch_size=64):
+            tags = {"新": "B-ORG", "华": "I-ORG", "社": "I-ORG", "北": "B-LOC", "京": "I-LOC"}
+            return [[tags.get(t, "O") for t in s] for s in sentences]
+
+    pyfunc = KashgariNerPyfunc(HanTagger(), char_tokenize, "char", "default")
+    (answer,) = pyfunc.predict([list("新华社北京电")])
+    assert answer["text"] == "新华社北京电"
+    found = [(e["text"], e["char_start"], e["char_end"]) for e in answer["entities"]]
+    assert found == [("新华社", 0, 3), ("北京", 3, 5)]
