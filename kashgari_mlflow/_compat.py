@@ -230,15 +230,21 @@ def answer_missing_content_type() -> None:
     with no check, so a bare ``POST /invocations`` raises AttributeError on
     ``None`` and the client gets an internal error. The server looks the
     function up on every request, so wrapping it here takes effect at once.
-    A no-op if MLflow's private function has changed shape.
+    Like :func:`pass_raw_json_inputs`, only in a process that has imported the
+    scoring server, and a no-op if MLflow's private function has changed shape.
     """
-    try:
-        from mlflow.pyfunc import scoring_server
-    except ImportError:  # pragma: no cover - mlflow is a hard dependency
+    scoring_server = sys.modules.get("mlflow.pyfunc.scoring_server")
+    if scoring_server is None:
         return
     original = getattr(scoring_server, "invocations", None)
     response_type = getattr(scoring_server, "InvocationsResponse", None)
     if original is None or response_type is None or hasattr(original, "_kashgari_mlflow"):
+        return
+    try:
+        parameters = list(inspect.signature(original).parameters)
+    except (TypeError, ValueError):
+        return
+    if parameters != ["data", "content_type", "model", "input_schema"]:
         return
 
     def invocations(data: Any, content_type: Any, model: Any, input_schema: Any) -> Any:
@@ -253,4 +259,4 @@ def answer_missing_content_type() -> None:
 
     invocations._kashgari_mlflow = True  # type: ignore[attr-defined]
     invocations.__wrapped__ = original  # type: ignore[attr-defined]
-    scoring_server.invocations = invocations
+    scoring_server.invocations = invocations  # type: ignore[attr-defined]

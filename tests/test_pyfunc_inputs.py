@@ -105,7 +105,12 @@ def test_request_without_content_type_gets_415_not_a_crash(monkeypatch):
     from kashgari_mlflow._compat import answer_missing_content_type
 
     seen = []
-    monkeypatch.setattr(scoring_server, "invocations", lambda *args: seen.append(args) or "ok")
+
+    def invocations(data, content_type, model, input_schema):
+        seen.append(data)
+        return "ok"
+
+    monkeypatch.setattr(scoring_server, "invocations", invocations)
     answer_missing_content_type()
     refused = scoring_server.invocations(b'{"inputs": ["Ann"]}', None, object(), None)
     assert (refused.status, refused.mimetype) == (415, "text/plain")
