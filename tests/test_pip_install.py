@@ -141,7 +141,7 @@ def test_a_bert_model_serves_over_rest_from_a_fresh_venv_without_kashgari(demo_d
         [str(python), "-c", "import importlib.util as u; print([n for n in "
          "('kashgari', 'kashgari_mlflow', 'bert4keras', 'gensim', 'tensorflow_addons') "
          "if u.find_spec(n)])"],
-        capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,  # not the repo root
     )  # fmt: skip
     assert probe.stdout.strip() == "[]", probe.stderr[-2000:]
 
