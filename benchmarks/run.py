@@ -354,10 +354,11 @@ COST_OF = {
     "training: MlflowCallback()": "as with evaluation off, plus one bucketed forward pass and entity "
     "scoring of the validation data per epoch.",
     "entity evaluation per epoch": "one bucketed forward pass, tags to entity spans, and the counts.",
-    "log_model": "Kashgari's files, the MLmodel, the environment files and the bundled loader "
-    "written into the artifact store.",
-    "pyfunc load_model": "MLflow reads the MLmodel and imports the loader; the loader rebuilds the "
-    "Keras network and loads the weights.",
+    "log_model": "Kashgari's files, the SavedModel of the inference graph (tf.saved_model.save; "
+    "the graph itself was traced by the evaluation before), the MLmodel, the environment files "
+    "and the bundled loader written into the artifact store.",
+    "pyfunc load_model": "MLflow reads the MLmodel and imports the loader; the loader checks the "
+    "SavedModel's ops and loads it with tf.saved_model.load.",
     "pyfunc predict": "tokens to ids, sorting by length, padding per batch, one traced graph, "
     "and the answer dicts with entity spans.",
     "REST": "each request is JSON-encoded by a client thread, parsed by MLflow's scoring server, "

@@ -15,61 +15,62 @@ as Kashgari's own ``predict(truncating=True)`` does.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kashgari_mlflow._pyfunc import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, normalize_rows, to_documents
-from kashgari_mlflow._pyfunc import _invalid as invalid_input
+from kashgari_mlflow._pyfunc import (
+    DEFAULT_BATCH_SIZE,
+    normalize_rows,
+    parse_params,
+    to_documents,
+)
+from kashgari_mlflow._serving_graph import PROBABILITIES
 from kashgari_mlflow._tagger import TextEncoding
 from kashgari_mlflow._tokenizers import TokenizeFn, token_joiner
 
-DEFAULT_THRESHOLD = 0.5
+if TYPE_CHECKING:
+    from kashgari_mlflow._networks import SavedNetwork
 
 
 class Classifier:
-    """Class probabilities from a Kashgari classification model's Keras network.
+    """Class probabilities from a Kashgari classification model's network.
 
     Args:
-        tf_model: The Keras model Kashgari built (``kash_model.tf_model``).
+        serve: The inference graph, ``token_ids -> {"probabilities": ...}``.
         encoding: How tokens become ids.
         labels: Label of each output index.
         multi_label: Whether the network scores labels independently (sigmoid).
     """
 
     def __init__(
-        self, tf_model: Any, encoding: TextEncoding, labels: Sequence[str], multi_label: bool
+        self,
+        serve: Callable[[Any], dict[str, Any]],
+        encoding: TextEncoding,
+        labels: Sequence[str],
+        multi_label: bool,
     ) -> None:
-        self.tf_model = tf_model
+        self.serve = serve
         self.encoding = encoding
         self.labels = list(labels)
         self.multi_label = multi_label
-        self._trace_lock = threading.Lock()
-        self._probabilities: Any = None
+
+    @classmethod
+    def from_network(cls, network: SavedNetwork) -> Classifier:
+        """Build from a network read by :mod:`kashgari_mlflow._networks`."""
+        return cls(network.serve, network.encoding, network.labels, network.multi_label)
 
     @classmethod
     def from_saved(cls, model_dir: str) -> Classifier:
-        """Rebuild from the folder Kashgari's ``save`` wrote, without Kashgari.
+        """Rebuild from the folder Kashgari's ``save`` wrote (format 1 models).
 
         Raises:
             kashgari_mlflow._loading.ModelFilesError: If a file is missing or damaged.
         """
-        from kashgari_mlflow._loading import read_model_config, rebuild_tf_model
+        from kashgari_mlflow._networks import read_kashgari_files
 
-        config = read_model_config(model_dir)
-        tf_model = rebuild_tf_model(model_dir, config)
-        embedding = config["embedding"]["config"]
-        encoding = TextEncoding.from_processor_config(
-            config["text_processor"]["config"],
-            segment=bool(embedding.get("segment", False)),
-            max_position=embedding.get("max_position"),
-        )
-        label_config = config["label_processor"]["config"]
-        vocab = label_config["vocab2idx"]
-        labels = [label for label, _ in sorted(vocab.items(), key=lambda item: item[1])]
-        return cls(tf_model, encoding, labels, bool(label_config.get("multi_label", False)))
+        return cls.from_network(read_kashgari_files(model_dir, "classification"))
 
     def predict_probabilities(
         self, sentences: Sequence[Sequence[str]], batch_size: int = DEFAULT_BATCH_SIZE
@@ -90,57 +91,9 @@ class Classifier:
         for start in range(0, len(pieces), batch_size):
             batch = list(range(start, min(start + batch_size, len(pieces))))
             tokens = [pieces[index] for index in batch]
-            inputs = self.encoding.encode(tokens, length)
-            function = self._function()
-            scores = function(*inputs) if self.encoding.segment else function(inputs)
+            scores = self.serve(self.encoding.encode(tokens, length))[PROBABILITIES]
             result[batch] = scores.numpy()
         return result
-
-    def _function(self) -> Any:
-        if self._probabilities is None:
-            with self._trace_lock:
-                if self._probabilities is None:
-                    self._probabilities = _trace(self.tf_model, self.encoding.segment)
-        return self._probabilities
-
-
-def _trace(tf_model: Any, segment: bool) -> Any:
-    import tensorflow as tf
-
-    spec = tf.TensorSpec([None, None], tf.int32)
-
-    def probabilities(*inputs: Any) -> Any:
-        network_input = list(inputs) if segment else inputs[0]
-        return tf_model(network_input, training=False)
-
-    return tf.function(probabilities, input_signature=[spec, spec] if segment else [spec])
-
-
-def parse_classifier_params(params: dict[str, Any] | None) -> tuple[int, float]:
-    """Validate the ``batch_size`` and ``threshold`` predict params.
-
-    Raises:
-        MlflowException: (HTTP 400 when served) if a value is out of range.
-    """
-    params = params or {}
-    batch_size = params.get("batch_size")
-    batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-        batch_size = -1
-    if not 1 <= int(batch_size) <= MAX_BATCH_SIZE:
-        raise invalid_input(
-            f"batch_size must be an integer from 1 to {MAX_BATCH_SIZE}, got "
-            f"{params.get('batch_size')!r}."
-        )
-    threshold = params.get("threshold")
-    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, int | float | np.floating)
-        or not 0.0 <= float(threshold) <= 1.0
-    ):
-        raise invalid_input(f"threshold must be a number from 0 to 1, got {threshold!r}.")
-    return int(batch_size), float(threshold)
 
 
 class KashgariClassifierPyfunc:
@@ -166,10 +119,10 @@ class KashgariClassifierPyfunc:
         self, model_input: Any, params: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """Classify each input; see the module docstring for the answer's shape."""
-        batch_size, threshold = parse_classifier_params(params)
+        parsed = parse_params(params)
         documents = to_documents(normalize_rows(model_input), self.tokenize, self.joiner)
         tokens = [[token.text for token in document.tokens] for document in documents]
-        scores = self.classifier.predict_probabilities(tokens, batch_size)
+        scores = self.classifier.predict_probabilities(tokens, parsed.batch_size)
         labels = self.classifier.labels
         answers = []
         for document, row in zip(documents, scores, strict=True):
@@ -177,7 +130,7 @@ class KashgariClassifierPyfunc:
             answer: dict[str, Any] = {"text": document.text}
             if self.classifier.multi_label:
                 ranked = sorted(probabilities.items(), key=lambda item: -item[1])
-                answer["labels"] = [label for label, score in ranked if score >= threshold]
+                answer["labels"] = [label for label, score in ranked if score >= parsed.threshold]
             else:
                 answer["label"] = labels[int(np.argmax(row))]
             answer["probabilities"] = probabilities

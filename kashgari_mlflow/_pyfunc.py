@@ -35,6 +35,8 @@ from kashgari_mlflow._tokenizers import Token, TokenizeFn, token_joiner
 OUTPUTS = ("all", "entities", "tags")
 DEFAULT_BATCH_SIZE = 64
 MAX_BATCH_SIZE = 4096
+#: Probability a label needs to be answered by a multi-label classifier.
+DEFAULT_THRESHOLD = 0.5
 
 
 class InvalidInputError(ValueError):
@@ -185,29 +187,62 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
-def parse_params(params: dict[str, Any] | None) -> tuple[int, str]:
-    """Validate the ``batch_size`` and ``output`` predict params.
+@dataclass(frozen=True)
+class PredictParams:
+    """The predict params of both pyfuncs, validated."""
+
+    batch_size: int = DEFAULT_BATCH_SIZE
+    output: str = "all"
+    threshold: float = DEFAULT_THRESHOLD
+
+
+def parse_params(params: dict[str, Any] | None) -> PredictParams:
+    """Validate the predict params of the NER and the classification pyfunc alike.
+
+    ``batch_size`` is an integer from 1 to ``MAX_BATCH_SIZE``; an integral
+    float (``8.0``) or a string of digits (``"8"``) is read as that integer,
+    ``8.5`` and ``True`` are refused. ``output`` (NER) is one of ``OUTPUTS``;
+    ``threshold`` (multi-label classification) a number from 0 to 1. A param
+    that is absent or null takes its default; others are ignored.
 
     Raises:
         MlflowException: (HTTP 400 when served) if a value is out of range.
     """
     params = params or {}
-    batch_size = params.get("batch_size", DEFAULT_BATCH_SIZE)
-    if batch_size is None:
-        batch_size = DEFAULT_BATCH_SIZE
-    try:
-        batch_size = int(batch_size)
-    except (TypeError, ValueError):
-        batch_size = -1
-    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+    batch_size = _integer(params.get("batch_size"), DEFAULT_BATCH_SIZE)
+    if batch_size is None or not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise _invalid(
             f"batch_size must be an integer from 1 to {MAX_BATCH_SIZE}, got "
             f"{params.get('batch_size')!r}."
         )
-    output = params.get("output") or "all"
+    output = params.get("output")
+    output = "all" if output is None else output
     if output not in OUTPUTS:
         raise _invalid(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}.")
-    return batch_size, str(output)
+    threshold = params.get("threshold")
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float | np.integer | np.floating)
+        or not 0.0 <= float(threshold) <= 1.0
+    ):
+        raise _invalid(f"threshold must be a number from 0 to 1, got {threshold!r}.")
+    return PredictParams(batch_size, str(output), float(threshold))
+
+
+def _integer(value: Any, default: int) -> int | None:
+    """``value`` as an int if it is exactly one, ``default`` if null, else None."""
+    if value is None:
+        return default
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return int(value) if float(value).is_integer() else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 class KashgariNerPyfunc:
@@ -237,11 +272,12 @@ class KashgariNerPyfunc:
         self, model_input: Any, params: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """Tag and extract entities; see the module docstring for input and output shapes."""
-        batch_size, output = parse_params(params)
+        parsed = parse_params(params)
         documents = to_documents(normalize_rows(model_input), self.tokenize, self.joiner)
-        tags = self.tagger.predict_tags([[t.text for t in d.tokens] for d in documents], batch_size)
+        tokens = [[token.text for token in document.tokens] for document in documents]
+        tags = self.tagger.predict_tags(tokens, parsed.batch_size)
         return [
-            self._answer(document, doc_tags, output)
+            self._answer(document, doc_tags, parsed.output)
             for document, doc_tags in zip(documents, tags, strict=True)
         ]
 

@@ -4,20 +4,23 @@ Kashgari's own ``predict`` pads every sentence to the longest one in the
 input and prints progress bars. Here sentences are sorted by length and
 padded per batch, which gives the same tags (padding is masked) at a fraction
 of the cost, and the work can run without Kashgari installed: a
-:class:`Tagger` is built either from a live Kashgari model or from the files
-Kashgari's ``save`` writes.
+:class:`Tagger` is built from a live Kashgari model, from the SavedModel a
+saved model carries, or from the files Kashgari's ``save`` writes (see
+:mod:`kashgari_mlflow._networks`).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kashgari_mlflow._entities import OUTSIDE, is_internal_label
+
+if TYPE_CHECKING:
+    from kashgari_mlflow._networks import SavedNetwork
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,10 @@ class TextEncoding:
         )
 
     def encode(self, sentences: Sequence[Sequence[str]], length: int) -> Any:
-        """Ids padded at the end to ``length``, framed by BOS/EOS as Kashgari does."""
+        """Ids padded at the end to ``length``, framed by BOS/EOS as Kashgari does.
+
+        Segment ids are not returned: the inference graph makes them (all zeros).
+        """
         vocab = self.token2idx
         has_frame = self.token_bos in vocab
         bos = vocab[self.token_bos] if has_frame else vocab.get(self.token_pad, 0)
@@ -62,66 +68,47 @@ class TextEncoding:
                 encoded = [vocab.get(token, unk) for token in sentence]
             framed = [bos, *encoded, eos][:length]
             ids[row, : len(framed)] = framed
-        if self.segment:
-            return [ids, np.zeros_like(ids)]
         return ids
 
 
 class Tagger:
-    """Predict one tag per token with a Kashgari labeling model's Keras network.
+    """Predict one tag per token with a Kashgari labeling model's network.
 
     Args:
-        tf_model: The Keras model Kashgari built (``kash_model.tf_model``).
+        serve: The inference graph, ``token_ids -> {"label_ids": ...}``.
         encoding: How tokens become ids.
         labels: Label of each output index (``label_processor.idx2vocab``).
     """
 
-    def __init__(self, tf_model: Any, encoding: TextEncoding, labels: Sequence[str]) -> None:
-        self.tf_model = tf_model
+    def __init__(
+        self, serve: Callable[[Any], dict[str, Any]], encoding: TextEncoding, labels: Sequence[str]
+    ) -> None:
+        self.serve = serve
         self.encoding = encoding
         self.labels = list(labels)
-        self._trace_lock = threading.Lock()
-        self._label_ids: Any = None
+
+    @classmethod
+    def from_network(cls, network: SavedNetwork) -> Tagger:
+        """Build from a network read by :mod:`kashgari_mlflow._networks`."""
+        return cls(network.serve, network.encoding, network.labels)
 
     @classmethod
     def from_kashgari(cls, kash_model: Any) -> Tagger:
         """Wrap a live Kashgari labeling model (no copy of its weights is made)."""
-        text = kash_model.text_processor
-        embedding = kash_model.embedding
-        encoding = TextEncoding(
-            token2idx=text.vocab2idx,
-            token_pad=text.token_pad,
-            token_unk=text.token_unk,
-            token_bos=text.token_bos,
-            token_eos=text.token_eos,
-            segment=bool(embedding.segment),
-            max_position=embedding.max_position,
-        )
-        idx2label = kash_model.label_processor.idx2vocab
-        labels = [idx2label[index] for index in range(len(idx2label))]
-        return cls(kash_model.tf_model, encoding, labels)
+        from kashgari_mlflow._networks import from_kashgari
+
+        return cls.from_network(from_kashgari(kash_model, "labeling"))
 
     @classmethod
     def from_saved(cls, model_dir: str) -> Tagger:
-        """Rebuild a tagger from the folder Kashgari's ``save`` wrote, without Kashgari.
+        """Rebuild a tagger from the folder Kashgari's ``save`` wrote (format 1 models).
 
         Raises:
-            FileNotFoundError: If ``model_config.json`` or the weights file is missing.
-            ValueError: If a file is not what Kashgari writes.
+            kashgari_mlflow._loading.ModelFilesError: If a file is missing or damaged.
         """
-        from kashgari_mlflow._loading import read_model_config, rebuild_tf_model
+        from kashgari_mlflow._networks import read_kashgari_files
 
-        config = read_model_config(model_dir)
-        tf_model = rebuild_tf_model(model_dir, config)
-        embedding = config["embedding"]["config"]
-        encoding = TextEncoding.from_processor_config(
-            config["text_processor"]["config"],
-            segment=bool(embedding.get("segment", False)),
-            max_position=embedding.get("max_position"),
-        )
-        label_vocab = config["label_processor"]["config"]["vocab2idx"]
-        labels = [label for label, _ in sorted(label_vocab.items(), key=lambda item: item[1])]
-        return cls(tf_model, encoding, labels)
+        return cls.from_network(read_kashgari_files(model_dir, "labeling"))
 
     @property
     def window(self) -> int | None:
@@ -185,38 +172,11 @@ class Tagger:
 
     def predict_label_ids(self, sentences: Sequence[Sequence[str]]) -> Any:
         """Argmax label ids for one batch, shape ``(len(sentences), longest + 2)``."""
+        from kashgari_mlflow._serving_graph import LABEL_IDS
+
         length = max(len(sentence) for sentence in sentences) + 2
-        inputs = self.encoding.encode(sentences, length)
-        if self.encoding.segment:
-            return self._label_id_function()(*inputs).numpy()
-        return self._label_id_function()(inputs).numpy()
-
-    def _label_id_function(self) -> Any:
-        """The network plus argmax as one graph, traced once for every batch shape.
-
-        Keras' ``predict_on_batch`` traces its graph again for new batch shapes
-        (seconds each, on every first evaluation); an input signature with
-        unknown batch and length dimensions is traced once. Tracing runs under a
-        lock so concurrent first requests do not race it.
-        """
-        if self._label_ids is None:
-            with self._trace_lock:
-                if self._label_ids is None:
-                    self._label_ids = _trace(self.tf_model, self.encoding.segment)
-        return self._label_ids
+        return self.serve(self.encoding.encode(sentences, length))[LABEL_IDS].numpy()
 
     def _tag(self, label_id: int) -> str:
         label = self.labels[label_id] if label_id < len(self.labels) else OUTSIDE
         return OUTSIDE if is_internal_label(label) else label
-
-
-def _trace(tf_model: Any, segment: bool) -> Any:
-    import tensorflow as tf
-
-    spec = tf.TensorSpec([None, None], tf.int32)
-
-    def label_ids(*inputs: Any) -> Any:
-        network_input = list(inputs) if segment else inputs[0]
-        return tf.argmax(tf_model(network_input, training=False), axis=-1)
-
-    return tf.function(label_ids, input_signature=[spec, spec] if segment else [spec])

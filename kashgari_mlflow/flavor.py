@@ -3,19 +3,24 @@
 A model saved by this flavor is a folder with:
 
 * ``data/``: exactly what Kashgari's ``model.save`` writes
-  (``model_config.json`` and two HDF5 weight files);
+  (``model_config.json`` and two HDF5 weight files), which
+  :func:`load_model` reads back as the original Kashgari class;
+* ``serving/``: the network's inference graph as a TensorFlow SavedModel
+  (token ids in, label ids or probabilities out, the CRF's Viterbi decoding
+  inside) and ``vocabulary.json`` (token ids, labels), which is all the
+  ``python_function`` loader reads: it needs TensorFlow and MLflow only, for
+  every embedding, BERT included;
 * ``code/kashgari_mlflow/``: this package's own source, so the
   ``python_function`` loader imports in any environment that has TensorFlow
   and MLflow, whether or not kashgari-mlflow is installed there;
-* ``MLmodel`` with two flavors: ``kashgari`` (native, loaded back as the
-  original Kashgari class by :func:`load_model`) and ``python_function``
-  (``mlflow.pyfunc.load_model``, which does not need Kashgari at all; NER
-  models answer tokens, tags and entity spans, classification models a label
-  and every label's probability);
+* ``MLmodel`` with two flavors: ``kashgari`` (native, :func:`load_model`) and
+  ``python_function`` (``mlflow.pyfunc.load_model``; NER models answer
+  tokens, tags and entity spans, classification models a label and every
+  label's probability);
 * ``requirements.txt``, ``conda.yaml`` and ``python_env.yaml`` that install
-  with plain pip: TensorFlow, tensorflow-addons and MLflow, pinned to the
-  versions the model was saved with. Kashgari is not listed because its stale
-  pins make it uninstallable by a resolver; the pyfunc does not need it.
+  with plain pip: TensorFlow and MLflow, pinned to the versions the model was
+  saved with. Kashgari is not listed because its stale pins make it
+  uninstallable by a resolver; the pyfunc does not need it.
 
 Requirements are never inferred: MLflow's inference starts a subprocess that
 loads the model (about 13 s with TensorFlow) and would list ``kashgari``.
@@ -35,10 +40,13 @@ from kashgari_mlflow._compat import import_kashgari, package_version, task_of
 from kashgari_mlflow._entities import SCHEMES, Scheme
 
 FLAVOR_NAME = "kashgari"
-#: Version of the on-disk layout described above; bump it on any change.
-FORMAT_VERSION = 1
+#: Version of the on-disk layout described above (docs/model-format.md); bump it
+#: on any change. 1: Kashgari's files only; 2: adds ``serving/``. Loaders read
+#: every version up to this one and refuse newer ones.
+FORMAT_VERSION = 2
 
 _DATA_SUBPATH = "data"
+_SERVING_SUBPATH = "serving"
 _PACKAGE_NAME = "kashgari_mlflow"
 _PYFUNC_LOADER = "kashgari_mlflow.flavor"
 
@@ -47,15 +55,13 @@ def get_default_pip_requirements() -> list[str]:
     """Pip requirements of a saved model, pinned to the versions installed now.
 
     Returns:
-        ``tensorflow`` and ``tensorflow-addons`` (its CRF decoding) pins; MLflow
-        adds its own pin when the model is saved.
+        The ``tensorflow`` pin: the pyfunc imports TensorFlow, MLflow (which adds
+        its own pin when the model is saved), NumPy and pandas (both MLflow's
+        dependencies) and nothing else.
     """
     from mlflow.utils.requirements_utils import _get_pinned_requirement
 
-    return [
-        _get_pinned_requirement("tensorflow"),
-        _get_pinned_requirement("tensorflow-addons", module="tensorflow_addons"),
-    ]
+    return [_get_pinned_requirement("tensorflow")]
 
 
 def get_default_conda_env() -> dict[str, Any]:
@@ -78,8 +84,7 @@ def _default_signature(task: str) -> Any:
     from mlflow.models import ModelSignature
     from mlflow.types import ParamSchema, ParamSpec
 
-    from kashgari_mlflow._classifier import DEFAULT_THRESHOLD
-    from kashgari_mlflow._pyfunc import DEFAULT_BATCH_SIZE
+    from kashgari_mlflow._pyfunc import DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD
 
     second = (
         ParamSpec("output", "string", "all")
@@ -181,6 +186,7 @@ def save_model(
     _validate_and_prepare_target_save_path(path)
     import_kashgari(reason="saving a Kashgari model")
     kash_model.save(os.path.join(path, _DATA_SUBPATH))
+    _write_serving_files(kash_model, task, os.path.join(path, _SERVING_SUBPATH))
 
     with tempfile.TemporaryDirectory() as workdir:
         bundled = [_bundled_package_source(workdir), *(code_paths or [])]
@@ -209,6 +215,7 @@ def save_model(
         tensorflow_version=package_version("tensorflow"),
         kashgari_mlflow_version=_own_version(),
         data=_DATA_SUBPATH,
+        serving=_SERVING_SUBPATH,
         code=code_subpath,
         task=task,
         model_class=f"{type(kash_model).__module__}.{type(kash_model).__name__}",
@@ -315,9 +322,16 @@ def _required_files() -> list[str]:
         _REQUIREMENTS_FILE_NAME,
     )
 
+    from kashgari_mlflow._graph_ops import SAVED_MODEL_FILE
     from kashgari_mlflow._loading import EMBED_WEIGHTS_FILE, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE
+    from kashgari_mlflow._networks import SAVED_MODEL_SUBPATH, VOCABULARY_FILE
 
     data = [MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, EMBED_WEIGHTS_FILE]
+    serving = [
+        VOCABULARY_FILE,
+        f"{SAVED_MODEL_SUBPATH}/{SAVED_MODEL_FILE}",
+        f"{SAVED_MODEL_SUBPATH}/variables/variables.index",
+    ]
     return [
         MLMODEL_FILE_NAME,
         _CONDA_ENV_FILE_NAME,
@@ -325,7 +339,38 @@ def _required_files() -> list[str]:
         _REQUIREMENTS_FILE_NAME,
         f"code/{_PACKAGE_NAME}/flavor.py",
         *(f"{_DATA_SUBPATH}/{name}" for name in data),
+        *(f"{_SERVING_SUBPATH}/{name}" for name in serving),
     ]
+
+
+def _write_serving_files(kash_model: Any, task: str, serving_dir: str) -> None:
+    from kashgari_mlflow._networks import write_serving_files
+
+    write_serving_files(kash_model, task, serving_dir)
+
+
+def _check_format_version(flavor_conf: dict[str, Any]) -> int:
+    """The model's ``format_version`` (1 if absent), refused if newer than this loader's.
+
+    Raises:
+        kashgari_mlflow._loading.ModelFilesError: If the version is unknown.
+    """
+    from kashgari_mlflow._loading import ModelFilesError
+
+    version = flavor_conf.get("format_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFilesError(
+            f"The MLmodel file's kashgari format_version is {version!r}, not a version number; "
+            "the file was edited or damaged."
+        )
+    if version > FORMAT_VERSION:
+        raise ModelFilesError(
+            f"This model was saved in kashgari format {version}, newer than the {FORMAT_VERSION} "
+            f"this kashgari_mlflow ({_own_version()}) reads. Upgrade kashgari-mlflow where you "
+            "load it, or serve it with the loader it ships (mlflow.pyfunc.load_model in a "
+            "process that has not imported kashgari_mlflow)."
+        )
+    return version
 
 
 def load_model(
@@ -377,6 +422,7 @@ def load_model(
 
     local_path = _download_artifact_from_uri(artifact_uri=model_uri, output_path=dst_path)
     flavor_conf = _get_flavor_configuration(model_path=local_path, flavor_name=FLAVOR_NAME)
+    _check_format_version(flavor_conf)
     data_dir = path_inside(local_path, flavor_conf.get("data", _DATA_SUBPATH), "data")
     config = read_model_config(data_dir)
     import_kashgari(reason="kashgari_mlflow.load_model returns a Kashgari model")
@@ -402,15 +448,18 @@ def _own_version() -> str:
 
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Any:
-    """MLflow's pyfunc entry point: ``path`` is the model's ``data`` folder."""
+    """MLflow's pyfunc entry point: ``path`` is the model's ``data`` folder.
+
+    Format 2 models load ``serving/`` with TensorFlow alone; format 1 models
+    rebuild the Keras network from Kashgari's files in ``data/``.
+    """
     from mlflow.models import Model
     from mlflow.models.model import MLMODEL_FILE_NAME
 
     from kashgari_mlflow._compat import answer_missing_content_type, pass_raw_json_inputs
     from kashgari_mlflow._loading import ModelFilesError
-    from kashgari_mlflow._pyfunc import KashgariNerPyfunc
+    from kashgari_mlflow._networks import read_kashgari_files, read_serving_files
     from kashgari_mlflow._safety.model_folder import path_inside
-    from kashgari_mlflow._tagger import Tagger
     from kashgari_mlflow._tokenizers import WHITESPACE, resolve_tokenizer
 
     pass_raw_json_inputs(FLAVOR_NAME)
@@ -424,14 +473,26 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Any:
         )
     flavors = Model.load(model_root).flavors
     flavor_conf: dict[str, Any] = flavors.get(FLAVOR_NAME, {})
-    path = path_inside(model_root, flavors["python_function"].get("data", _DATA_SUBPATH), "data")
+    version = _check_format_version(flavor_conf)
     code = flavor_conf.get("code")
     code_dir = path_inside(model_root, code, "code") if code else None
     tokenizer = str(flavor_conf.get("tokenizer", WHITESPACE))
     tokenize = resolve_tokenizer(tokenizer, code_dir)  # refused before the network is built
-    if flavor_conf.get("task", "labeling") == "classification":
+    task = "classification" if flavor_conf.get("task") == "classification" else "labeling"
+    if version >= 2:
+        serving = flavor_conf.get("serving", _SERVING_SUBPATH)
+        network = read_serving_files(path_inside(model_root, serving, "serving"), task)
+    else:
+        path = path_inside(
+            model_root, flavors["python_function"].get("data", _DATA_SUBPATH), "data"
+        )
+        network = read_kashgari_files(path, task)
+    if task == "classification":
         from kashgari_mlflow._classifier import Classifier, KashgariClassifierPyfunc
 
-        return KashgariClassifierPyfunc(Classifier.from_saved(path), tokenize, tokenizer)
+        return KashgariClassifierPyfunc(Classifier.from_network(network), tokenize, tokenizer)
+    from kashgari_mlflow._pyfunc import KashgariNerPyfunc
+    from kashgari_mlflow._tagger import Tagger
+
     scheme = flavor_conf.get("scheme", "default")
-    return KashgariNerPyfunc(Tagger.from_saved(path), tokenize, tokenizer, scheme)
+    return KashgariNerPyfunc(Tagger.from_network(network), tokenize, tokenizer, scheme)

@@ -19,8 +19,11 @@ from tests._mlflow_server import free_port
 class ModelServer:
     """``mlflow models serve --env-manager local`` for the model at ``model_uri``."""
 
-    def __init__(self, model_uri: str, log: Path, workers: int = 1) -> None:
+    def __init__(
+        self, model_uri: str, log: Path, workers: int = 1, python: str = sys.executable
+    ) -> None:
         self.model_uri = model_uri
+        self.python = python
         self.port = free_port()
         self.log = log
         self.workers = workers
@@ -32,11 +35,13 @@ class ModelServer:
 
     def start(self, timeout: float = 180.0) -> None:
         command = [
-            sys.executable, "-m", "mlflow", "models", "serve",
+            self.python, "-m", "mlflow", "models", "serve",
             "-m", self.model_uri, "--env-manager", "local",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
         ]  # fmt: skip
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        # uvicorn must be on PATH: the one next to the serving python.
+        path = f"{Path(self.python).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": path}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env

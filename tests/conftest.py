@@ -149,7 +149,7 @@ def saved_model_dir(trained_model: Any, tmp_path_factory: pytest.TempPathFactory
 def saved_pyfunc(saved_model_dir: Path) -> Any:
     """The pyfunc of ``saved_model_dir``, loaded once for the tests that only predict.
 
-    Each load rebuilds the network and traces it on the first predict (~3 s).
+    Each load reads the SavedModel and runs its first predict (seconds).
     """
     import mlflow
 
@@ -188,3 +188,39 @@ def logged_model(_logged_model_once: LoggedModel) -> Iterator[LoggedModel]:
     """
     with _tracking_to(_logged_model_once.tracking_uri):
         yield _logged_model_once
+
+
+#: What a serving machine lacks: none of them installs with pip next to TensorFlow 2.15
+#: (Kashgari, bert4keras) or the pyfunc must not need them (gensim, tensorflow-addons).
+UNINSTALLABLE = ("kashgari", "bert4keras", "gensim", "tensorflow_addons")
+
+
+def block_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make Kashgari & co. unimportable, and Keras config deserialization fail, in this process."""
+    import tensorflow as tf
+
+    for name in list(sys.modules):
+        if name.split(".")[0] in UNINSTALLABLE:
+            monkeypatch.setitem(sys.modules, name, None)
+    for name in UNINSTALLABLE:
+        monkeypatch.setitem(sys.modules, name, None)
+
+    def no_keras_config(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the pyfunc rebuilt a Keras model from its config")
+
+    monkeypatch.setattr(tf.keras.models, "model_from_json", no_keras_config)
+
+
+def as_format_1(model_dir: Path) -> None:
+    """Turn a saved model into what format 1 wrote: no ``serving/``, ``format_version: 1``."""
+    import shutil
+
+    import yaml
+
+    shutil.rmtree(model_dir / "serving")
+    mlmodel_path = model_dir / "MLmodel"
+    mlmodel = yaml.safe_load(mlmodel_path.read_text())
+    flavor = mlmodel["flavors"]["kashgari"]
+    flavor["format_version"] = 1
+    flavor.pop("serving", None)
+    mlmodel_path.write_text(yaml.safe_dump(mlmodel))

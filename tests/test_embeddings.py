@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import kashgari_mlflow
-from tests.conftest import ROOT
+from tests.conftest import ROOT, block_imports
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,9 @@ def _small_model_hyper(cls: Any) -> dict[str, Any]:
     return dict(hyper)
 
 
-def test_word_embedding_from_a_gensim4_word2vec_file(demo_data, tmp_path, tracking_uri):
+def test_word_embedding_from_a_gensim4_word2vec_file(
+    demo_data, tmp_path, tracking_uri, monkeypatch
+):
     from gensim.models import KeyedVectors
     from kashgari.embeddings import WordEmbedding
     from kashgari.tasks.labeling import BiLSTM_CRF_Model
@@ -78,12 +80,13 @@ def test_word_embedding_from_a_gensim4_word2vec_file(demo_data, tmp_path, tracki
     assert _kashgari_tags(native, dev_x) == expected
 
     w2v_path.unlink()  # the pyfunc needs only the model: serving machines lack the vectors
+    block_imports(monkeypatch)  # ... and gensim, Kashgari, bert4keras, tensorflow-addons
     answers = mlflow.pyfunc.load_model(model_uri).predict(dev_x)
     assert [answer["tags"] for answer in answers] == expected
 
 
 def _tiny_bert_checkpoint(folder: Path, words: list[str]) -> tuple[Path, Path, Path]:
-    """A one-layer BERT with random weights, written as a TF checkpoint (no download)."""
+    """A tiny BERT (2 layers, hidden 32) with random weights, as a TF checkpoint (no download)."""
     from bert4keras.models import build_transformer_model
 
     folder.mkdir()
@@ -93,10 +96,10 @@ def _tiny_bert_checkpoint(folder: Path, words: list[str]) -> tuple[Path, Path, P
     config.write_text(
         json.dumps(
             {
-                "hidden_size": 16,
-                "num_hidden_layers": 1,
+                "hidden_size": 32,
+                "num_hidden_layers": 2,
                 "num_attention_heads": 2,
-                "intermediate_size": 32,
+                "intermediate_size": 64,
                 "hidden_act": "gelu",
                 "hidden_dropout_prob": 0.0,
                 "attention_probs_dropout_prob": 0.0,
@@ -132,23 +135,54 @@ def _tiny_bert_checkpoint(folder: Path, words: list[str]) -> tuple[Path, Path, P
     return vocab, config, checkpoint
 
 
-def test_transformer_embedding_from_a_local_tiny_bert(demo_data, tmp_path):
+@pytest.fixture(scope="module")
+def tiny_bert(demo_data, tmp_path_factory):
     from kashgari.embeddings import TransformerEmbedding
-    from kashgari.tasks.labeling import BiGRU_Model
 
-    vocab, config, checkpoint = _tiny_bert_checkpoint(tmp_path / "bert", _vocabulary(demo_data))
-    embedding = TransformerEmbedding(str(vocab), str(config), str(checkpoint), model_type="bert")
+    folder = tmp_path_factory.mktemp("bert") / "bert"
+    files = [str(path) for path in _tiny_bert_checkpoint(folder, _vocabulary(demo_data))]
+    return lambda: TransformerEmbedding(*files, model_type="bert")
+
+
+def _windowed_kashgari_tags(model: Any, sentence: list[str], window: int) -> list[str]:
+    pieces = [sentence[start : start + window] for start in range(0, len(sentence), window)]
+    return [tag for tags in _kashgari_tags(model, pieces) for tag in tags]
+
+
+def test_bert_crf_tagger_serves_with_tensorflow_alone(demo_data, tiny_bert, tmp_path, monkeypatch):
+    """The issue's case: a BiLSTM-CRF on BERT (segment inputs), past max_position too."""
+    from kashgari.tasks.labeling import BiLSTM_CRF_Model
+
     model = _fit(
-        BiGRU_Model(embedding, hyper_parameters=_small_model_hyper(BiGRU_Model)),
+        BiLSTM_CRF_Model(tiny_bert(), hyper_parameters=_small_model_hyper(BiLSTM_CRF_Model)),
         demo_data,
         epochs=2,
     )
+    assert model.embedding.segment and model.embedding.max_position == 64
     dev_x = demo_data[2][:30]
-    expected = _kashgari_tags(model, dev_x)
+    longest = [token for sentence in dev_x for token in sentence][:150]
+    expected = [*_kashgari_tags(model, dev_x), _windowed_kashgari_tags(model, longest, 62)]
+
+    kashgari_mlflow.save_model(model, str(tmp_path / "model"), tokenizer="char")
+    block_imports(monkeypatch)
+    answers = mlflow.pyfunc.load_model(str(tmp_path / "model")).predict([*dev_x, longest])
+    assert [answer["tags"] for answer in answers] == expected
+
+
+def test_bert_classifier_serves_with_tensorflow_alone(demo_data, tiny_bert, tmp_path, monkeypatch):
+    from kashgari.tasks.classification import BiGRU_Model
+
+    train_x, train_y, dev_x, _ = demo_data
+    labels = [tags[0] for tags in train_y]
+    model = BiGRU_Model(tiny_bert(), hyper_parameters=_small_model_hyper(BiGRU_Model))
+    model.fit(train_x, labels, batch_size=32, epochs=1, fit_kwargs={"verbose": 0})
+    sentences = dev_x[:20]
+    expected = [str(label) for label in model.predict(sentences, batch_size=32)]
 
     kashgari_mlflow.save_model(model, str(tmp_path / "model"))
-    answers = mlflow.pyfunc.load_model(str(tmp_path / "model")).predict(dev_x)
-    assert [answer["tags"] for answer in answers] == expected
+    block_imports(monkeypatch)
+    answers = mlflow.pyfunc.load_model(str(tmp_path / "model")).predict(sentences)
+    assert [answer["label"] for answer in answers] == expected
 
 
 SUBCLASS_MODULE = '''

@@ -5,6 +5,7 @@ import yaml
 
 import kashgari_mlflow
 from kashgari_mlflow._loading import ModelFilesError
+from tests.conftest import as_format_1
 
 SENTENCES = [
     ["John", "lives", "in", "New", "York"],
@@ -26,7 +27,8 @@ def test_mlmodel_has_both_flavors_and_versions(saved_model_dir: Path):
     kashgari_conf = mlmodel["flavors"]["kashgari"]
     assert kashgari_conf["kashgari_version"] == "2.0.2"
     assert kashgari_conf["tensorflow_version"].startswith("2.15")
-    assert kashgari_conf["format_version"] == 1
+    assert kashgari_conf["format_version"] == 2
+    assert kashgari_conf["serving"] == "serving"
     assert kashgari_conf["tokenizer"] == "whitespace"
     assert mlmodel["flavors"]["python_function"]["loader_module"] == "kashgari_mlflow.flavor"
     assert (saved_model_dir / "code" / "kashgari_mlflow" / "flavor.py").is_file()
@@ -36,8 +38,8 @@ def test_mlmodel_has_both_flavors_and_versions(saved_model_dir: Path):
 def test_requirements_are_pinned_and_leave_kashgari_out(saved_model_dir: Path):
     requirements = (saved_model_dir / "requirements.txt").read_text().split()
     names = {line.split("==")[0] for line in requirements}
-    assert {"mlflow", "tensorflow", "tensorflow-addons"} <= names
-    assert "kashgari" not in names
+    # Exactly what the pyfunc imports: the SavedModel needs no tensorflow-addons.
+    assert names == {"mlflow", "tensorflow"}
     assert all("==" in line for line in requirements)
 
 
@@ -105,6 +107,7 @@ def test_truncated_weights_file_is_named_in_the_error(saved_model_dir, tmp_path)
 
     broken = tmp_path / "broken"
     shutil.copytree(saved_model_dir, broken)
+    as_format_1(broken)
     weights = broken / "data" / "model_weights.h5"
     weights.write_bytes(weights.read_bytes()[:2000])
     with pytest.raises(ModelFilesError, match=r"model_weights\.h5 cannot be read"):
@@ -127,9 +130,11 @@ def test_model_config_naming_foreign_code_is_refused(saved_model_dir, tmp_path):
 
 
 def _copy_model(saved_model_dir, target):
+    """A copy in format 1 (no SavedModel): the pyfunc then reads Kashgari's files in ``data/``."""
     import shutil
 
     shutil.copytree(saved_model_dir, target)
+    as_format_1(target)
     return target
 
 

@@ -1,5 +1,6 @@
 """Input parsing and output shaping, with a stand-in tagger (no TensorFlow)."""
 
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
@@ -131,3 +132,48 @@ def test_character_model_joins_token_lists_without_spaces():
     assert answer["text"] == "新华社北京电"
     found = [(e["text"], e["char_start"], e["char_end"]) for e in answer["entities"]]
     assert found == [("新华社", 0, 3), ("北京", 3, 5)]
+
+
+class OneLabelClassifier:
+    """Scores every sentence 'greeting' with 0.9 and records the batch size it got."""
+
+    labels = ("greeting", "other")
+    multi_label = True
+
+    def predict_probabilities(self, sentences, batch_size=64):
+        self.batch_size = batch_size
+        return np.array([[0.9, 0.2] for _ in sentences], dtype=np.float32)
+
+
+def both_pyfuncs():
+    from kashgari_mlflow._classifier import KashgariClassifierPyfunc
+
+    classifier = KashgariClassifierPyfunc(OneLabelClassifier(), whitespace_tokenize, "whitespace")
+    return [(model(), "tagger"), (classifier, "classifier")]
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "read_as"),
+    [(8, 8), (np.int64(8), 8), (8.0, 8), ("8", 8), (None, 64), (4096, 4096)],
+)
+def test_both_pyfuncs_read_batch_size_alike(batch_size, read_as):
+    for pyfunc, inner in both_pyfuncs():
+        pyfunc.predict(["Ann"], params={"batch_size": batch_size})
+        assert getattr(pyfunc, inner).batch_size == read_as
+
+
+@pytest.mark.parametrize("batch_size", [0, 4097, 8.5, True, "eight", "8.5", [8]])
+def test_both_pyfuncs_refuse_the_same_batch_sizes(batch_size):
+    for pyfunc, _ in both_pyfuncs():
+        with pytest.raises(MlflowException, match="batch_size must be an integer from 1 to 4096"):
+            pyfunc.predict(["Ann"], params={"batch_size": batch_size})
+
+
+def test_threshold_param_selects_multi_labels():
+    _, (classifier, _) = both_pyfuncs()
+    (answer,) = classifier.predict(["Ann"], params={"threshold": 0.1})
+    assert answer["labels"] == ["greeting", "other"]
+    (answer,) = classifier.predict(["Ann"])
+    assert answer["labels"] == ["greeting"]
+    with pytest.raises(MlflowException, match="threshold must be a number from 0 to 1"):
+        classifier.predict(["Ann"], params={"threshold": 1.5})

@@ -23,6 +23,7 @@ import yaml
 
 import kashgari_mlflow
 from kashgari_mlflow._loading import ModelFilesError
+from tests.conftest import as_format_1
 
 WEIGHTS = "data/model_weights.h5"
 EMBEDDING_WEIGHT = "layer_embedding/layer_embedding/embeddings:0"
@@ -43,8 +44,14 @@ BOTH_LOADERS = pytest.mark.parametrize("load", [_native, _pyfunc], ids=["native"
 
 @pytest.fixture
 def model(saved_model_dir: Path, tmp_path: Path) -> Path:
-    """A private copy of the suite's saved model, to be made hostile."""
-    return Path(shutil.copytree(saved_model_dir, tmp_path / "model"))
+    """A private copy of the suite's saved model in format 1, to be made hostile.
+
+    Format 1 (no ``serving/``): the pyfunc then reads Kashgari's files in ``data/``,
+    the path these tests attack; tests/test_serving_graph.py attacks the SavedModel.
+    """
+    copy = Path(shutil.copytree(saved_model_dir, tmp_path / "model"))
+    as_format_1(copy)
+    return copy
 
 
 @pytest.fixture

@@ -1,0 +1,162 @@
+"""The SavedModel every saved model carries: served with TensorFlow alone, and checked first."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pytest
+import yaml
+
+import kashgari_mlflow
+from kashgari_mlflow._loading import ModelFilesError
+from tests.conftest import as_format_1, block_imports
+
+SENTENCES = [
+    ["John", "lives", "in", "New", "York"],
+    ["Mary", "works", "at", "Google"],
+    ["Paris"],
+]
+
+
+def kashgari_tags(model: Any, sentences: list[list[str]]) -> list[list[str]]:
+    from kashgari_mlflow._entities import is_internal_label
+
+    return [["O" if is_internal_label(t) else t for t in tags] for tags in model.predict(sentences)]
+
+
+def copy_model(saved_model_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "model"
+    shutil.copytree(saved_model_dir, target)
+    return target
+
+
+def edit_flavor(model_dir: Path, **changes: Any) -> None:
+    path = model_dir / "MLmodel"
+    mlmodel = yaml.safe_load(path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            mlmodel["flavors"]["kashgari"].pop(key, None)
+        else:
+            mlmodel["flavors"]["kashgari"][key] = value
+    path.write_text(yaml.safe_dump(mlmodel))
+
+
+def test_pyfunc_serves_with_tensorflow_alone(trained_model, saved_model_dir, monkeypatch):
+    expected = kashgari_tags(trained_model, SENTENCES)
+    block_imports(monkeypatch)
+    pyfunc = mlflow.pyfunc.load_model(str(saved_model_dir))
+    assert [answer["tags"] for answer in pyfunc.predict(SENTENCES)] == expected
+
+
+def test_saved_model_answers_token_ids_with_label_ids(trained_model, saved_model_dir):
+    import tensorflow as tf
+
+    encode = trained_model.text_processor.transform
+    token_ids = encode(SENTENCES, seq_length=max(map(len, SENTENCES)) + 2)
+    loaded = tf.saved_model.load(str(saved_model_dir / "serving" / "saved_model"))
+    serve = loaded.signatures["serving_default"]
+    label_ids = serve(token_ids=tf.constant(token_ids, tf.int32))["label_ids"].numpy()
+
+    idx2label = trained_model.label_processor.idx2vocab
+    tags = [
+        [idx2label[int(i)] for i in row[1 : len(sentence) + 1]]
+        for row, sentence in zip(label_ids, SENTENCES, strict=True)
+    ]
+    assert tags == trained_model.predict(SENTENCES)
+    assert serve.structured_input_signature[1]["token_ids"].shape.as_list() == [None, None]
+
+
+def test_a_format_1_model_still_loads_through_kashgari_files(
+    trained_model, saved_model_dir, tmp_path
+):
+    old = copy_model(saved_model_dir, tmp_path)
+    as_format_1(old)
+    pyfunc = mlflow.pyfunc.load_model(str(old))
+    expected = kashgari_tags(trained_model, SENTENCES)
+    assert [answer["tags"] for answer in pyfunc.predict(SENTENCES)] == expected
+
+
+def test_a_newer_format_is_refused_by_both_loaders(saved_model_dir, tmp_path):
+    newer = copy_model(saved_model_dir, tmp_path)
+    edit_flavor(newer, format_version=kashgari_mlflow.flavor.FORMAT_VERSION + 1)
+    with pytest.raises(ModelFilesError, match=r"kashgari format 3, newer than the 2"):
+        mlflow.pyfunc.load_model(str(newer))
+    with pytest.raises(ModelFilesError, match=r"kashgari format 3, newer than the 2"):
+        kashgari_mlflow.load_model(str(newer))
+
+
+def test_a_missing_vocabulary_names_the_file(saved_model_dir, tmp_path):
+    broken = copy_model(saved_model_dir, tmp_path)
+    (broken / "serving" / "vocabulary.json").unlink()
+    with pytest.raises(ModelFilesError, match=r"vocabulary\.json is missing"):
+        mlflow.pyfunc.load_model(str(broken))
+
+
+def _hostile_saved_model(path: Path, body: Any) -> None:
+    """A SavedModel with the exported graph's signature, whose function runs ``body``."""
+    import tensorflow as tf
+
+    class Hostile(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids")])
+        def serve(self, token_ids: Any) -> dict[str, Any]:
+            with tf.control_dependencies([body()]):
+                return {"label_ids": tf.zeros_like(token_ids)}
+
+    module = Hostile()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+
+
+@pytest.mark.parametrize(
+    ("op", "body"),
+    [
+        ("WriteFile", lambda marker: lambda: __import__("tensorflow").io.write_file(marker, "x")),
+        (
+            "ReadFile",
+            lambda marker: (
+                lambda: __import__("tensorflow").io.write_file(
+                    marker, __import__("tensorflow").io.read_file("/etc/hostname")
+                )
+            ),
+        ),
+        (
+            "RestoreV2",
+            lambda marker: (
+                lambda: __import__("tensorflow").raw_ops.RestoreV2(
+                    prefix=marker, tensor_names=["x"], shape_and_slices=[""], dtypes=["float32"]
+                )[0]
+            ),
+        ),
+    ],
+)
+def test_a_saved_model_with_file_io_is_refused_before_it_runs(saved_model_dir, tmp_path, op, body):
+    marker = tmp_path / "marker.txt"
+    hostile = copy_model(saved_model_dir, tmp_path)
+    shutil.rmtree(hostile / "serving" / "saved_model")
+    _hostile_saved_model(hostile / "serving" / "saved_model", body(str(marker)))
+
+    with pytest.raises(ModelFilesError, match=rf"'{op}'"):
+        mlflow.pyfunc.load_model(str(hostile))
+    assert not marker.exists()
+
+
+def test_the_hostile_graph_would_write_the_marker_if_loaded(tmp_path):
+    """The adversarial SavedModel really writes: the test above can fail."""
+    import tensorflow as tf
+
+    marker = tmp_path / "marker.txt"
+    _hostile_saved_model(tmp_path / "hostile", lambda: tf.io.write_file(str(marker), "written"))
+    serve = tf.saved_model.load(str(tmp_path / "hostile")).signatures["serving_default"]
+    serve(token_ids=tf.constant(np.zeros((1, 3), np.int32)))
+    assert marker.read_text() == "written"
+
+
+@pytest.mark.slow
+def test_the_allowlist_covers_every_kashgari_model_class_and_bert():
+    from kashgari_mlflow._graph_ops import ALLOWED_OPS
+    from tests._op_allowlist import exported_ops
+
+    assert exported_ops() <= ALLOWED_OPS
