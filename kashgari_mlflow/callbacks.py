@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import tensorflow as tf
 
-from kashgari_mlflow._compat import support_gensim4, task_of
+from kashgari_mlflow._compat import support_gensim4
 from kashgari_mlflow._discovery import find_fit_context
 from kashgari_mlflow._entities import SCHEMES, Scheme
 from kashgari_mlflow._tokenizer_choice import (
@@ -21,16 +21,12 @@ from kashgari_mlflow._tokenizer_choice import (
     choose_for_fit,
 )
 from kashgari_mlflow._tracking._artifacts import log_reports
-from kashgari_mlflow._tracking._best import MODES, BestEpoch, Mode, default_monitor
+from kashgari_mlflow._tracking._best import MODES, Mode
 from kashgari_mlflow._tracking._epoch_metrics import batch_metrics, epoch_metrics, learning_rate
-from kashgari_mlflow._tracking._evaluator import Evaluator, evaluation_data
-from kashgari_mlflow._tracking._failures import FailurePolicy
-from kashgari_mlflow._tracking._fit_start import log_fit_start
+from kashgari_mlflow._tracking._fit_start import start_fit
 from kashgari_mlflow._tracking._fit_state import FitState
 from kashgari_mlflow._tracking._model_logging import input_example, log_trained_model
 from kashgari_mlflow._tracking._retries import quick_retries
-from kashgari_mlflow._tracking._runs import TrackedRun
-from kashgari_mlflow._tracking._steps import StepCounter
 from kashgari_mlflow._tracking._workers import not_the_logging_worker
 
 LogModel = Literal["best", "last"] | bool
@@ -41,19 +37,12 @@ _logger = logging.getLogger(__name__)
 class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
     """Track a Kashgari ``fit`` in MLflow: params, per-epoch metrics, entity F1, the model.
 
-    Pass it to any Kashgari task model's ``fit``; with no arguments it finds
-    the Kashgari model, reuses the active MLflow run (or starts one and ends
-    it), and logs:
-
-    * params: model class, flattened ``hyper_parameters``, embedding class and
-      settings, sequence length, vocabulary and label counts, optimizer and
-      learning rate, epochs, batch size, train/validation sizes;
-    * tags: Kashgari, TensorFlow and MLflow versions;
-    * every Keras epoch metric (``loss``, ``accuracy``, ``val_*``) at ``step=epoch``;
-    * entity-level precision/recall/F1 on the validation data passed to ``fit``
-      (``val_entity_f1``, macro, weighted, per type), at ``step=epoch``;
-    * at the end, the trained model as an MLflow model named ``model``, with a
-      classification report and the label list as artifacts.
+    Pass it to any Kashgari task model's ``fit``. With no arguments it finds the
+    Kashgari model, reuses the active MLflow run (or starts one and ends it with
+    the status the training earned), and logs params, version tags, every Keras
+    metric and entity-level scores at ``step=epoch``, the datasets, reports and
+    charts, and the trained model. Secrets from the environment become ``***``
+    everywhere it writes. The full list is in the documentation's Tracking page.
 
     Args:
         kash_model: The Kashgari model being trained. Found automatically when omitted.
@@ -91,12 +80,6 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             (read from the ``tf.distribute`` strategy, ``TF_CONFIG``, or the rank
             variables of Horovod, MPI and torchrun); ``True`` logs from every
             worker, each to its own run. Default: ``KASHGARI_MLFLOW_LOG_ON_ALL_WORKERS``.
-
-    Secrets never reach the run: the value of any environment variable whose
-    name looks like a credential (``*_TOKEN``, ``*PASSWORD*``, ``*SECRET*``,
-    ``*_KEY``...) is replaced by ``***`` in params, tags, the run name, dataset
-    profiles and the text artifacts, as is any value under a credential-like
-    tag or param key; a warning names the keys, never the values.
 
     Example:
         >>> from kashgari.tasks.labeling import BiLSTM_CRF_Model  # doctest: +SKIP
@@ -191,38 +174,9 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
                 "MlflowCallback could not find the Kashgari model that owns this Keras model; "
                 "pass it explicitly: MlflowCallback(kash_model=model)."
             )
-        task = task_of(context.kash_model)
         self.chosen_tokenizer = choose_for_fit(self.tokenizer, context.kash_model, context.train_x)
-        data = evaluation_data(self.eval_data, context)
-        evaluator = Evaluator(
-            context.kash_model,
-            task,
-            data,
-            every_n=self.eval_every_n_epochs,
-            scheme=self.scheme,
-            batch_size=self.eval_batch_size,
-        )
-        monitor = self.monitor or default_monitor(task, evaluator.enabled, data is not None)
-        run = TrackedRun.open(
-            experiment_name=self.experiment_name,
-            run_name=self.run_name,
-            run_id=self.run_id,
-            tags=self.tags,
-            nested=self.nested,
-            policy=FailurePolicy(self.strict),
-            final_flush_seconds=self.final_flush_seconds,
-        )
-        self.active_run_id = run.run_id
-        settings = {
-            "entity_eval.scheme": self.scheme,
-            "entity_eval.every_n_epochs": self.eval_every_n_epochs,
-            "log_model": self.log_model,
-            "tokenizer": self.chosen_tokenizer,
-        }
-        explicit = self.eval_data is not None
-        first_free = log_fit_start(run, context, self.params, settings, data, task, explicit)
-        best = BestEpoch(monitor, self.mode) if self.log_model == "best" else None
-        self._fit = FitState(run, context, evaluator, best, StepCounter(first_free))
+        self._fit = start_fit(self, context, self.params, self.chosen_tokenizer)
+        self.active_run_id = self._fit.run.run_id
 
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         """On the first epoch, shift steps past those an earlier ``fit`` logged in this run."""

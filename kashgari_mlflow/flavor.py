@@ -30,69 +30,30 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from kashgari_mlflow._compat import import_kashgari, package_version, task_of
 from kashgari_mlflow._entities import SCHEMES, Scheme
+from kashgari_mlflow._environment import get_default_conda_env as get_default_conda_env
+from kashgari_mlflow._environment import (
+    get_default_pip_requirements as get_default_pip_requirements,
+)
+from kashgari_mlflow._environment import write_environment_files
+from kashgari_mlflow._layout import (
+    DATA_SUBPATH,
+    FORMAT_VERSION,
+    SERVING_SUBPATH,
+    bundled_package_source,
+    check_format_version,
+    default_signature,
+    own_version,
+    required_files,
+)
+from kashgari_mlflow._layout import FLAVOR_NAME as FLAVOR_NAME
 
-FLAVOR_NAME = "kashgari"
-#: Version of the on-disk layout described above (docs/model-format.md); bump it
-#: on any change. 1: Kashgari's files only; 2: adds ``serving/``. Loaders read
-#: every version up to this one and refuse newer ones.
-FORMAT_VERSION = 2
-
-_DATA_SUBPATH = "data"
-_SERVING_SUBPATH = "serving"
-_PACKAGE_NAME = "kashgari_mlflow"
 _PYFUNC_LOADER = "kashgari_mlflow.flavor"
-
-
-def get_default_pip_requirements() -> list[str]:
-    """Pip requirements of a saved model, pinned to the versions installed now.
-
-    Returns:
-        The ``tensorflow`` pin: the pyfunc imports TensorFlow, MLflow (which adds
-        its own pin when the model is saved), NumPy and pandas (both MLflow's
-        dependencies) and nothing else.
-    """
-    from mlflow.utils.requirements_utils import _get_pinned_requirement
-
-    return [_get_pinned_requirement("tensorflow")]
-
-
-def get_default_conda_env() -> dict[str, Any]:
-    """The conda environment written next to a saved model by default."""
-    from mlflow.utils.environment import _mlflow_conda_env
-
-    env: dict[str, Any] = _mlflow_conda_env(additional_pip_deps=get_default_pip_requirements())
-    return env
-
-
-def _bundled_package_source(workdir: str) -> str:
-    """Copy this package's ``.py`` files (no caches) into ``workdir``; return the copy."""
-    source = Path(__file__).resolve().parent
-    target = Path(workdir) / _PACKAGE_NAME
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"))
-    return str(target)
-
-
-def _default_signature(task: str) -> Any:
-    from mlflow.models import ModelSignature
-    from mlflow.types import ParamSchema, ParamSpec
-
-    from kashgari_mlflow._pyfunc import DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD
-
-    second = (
-        ParamSpec("output", "string", "all")
-        if task == "labeling"
-        else ParamSpec("threshold", "double", DEFAULT_THRESHOLD)
-    )
-    params = ParamSchema([ParamSpec("batch_size", "long", DEFAULT_BATCH_SIZE), second])
-    return ModelSignature(inputs=None, outputs=None, params=params)
 
 
 def save_model(
@@ -146,26 +107,20 @@ def save_model(
             vocabulary is character-level.
     """
     import mlflow.pyfunc
-    import yaml
     from mlflow.models import Model
     from mlflow.models.model import MLMODEL_FILE_NAME
     from mlflow.models.utils import _save_example
     from mlflow.utils.environment import (
         _CONDA_ENV_FILE_NAME,
-        _CONSTRAINTS_FILE_NAME,
         _PYTHON_ENV_FILE_NAME,
-        _REQUIREMENTS_FILE_NAME,
-        _process_conda_env,
-        _process_pip_requirements,
-        _PythonEnv,
         _validate_env_arguments,
     )
-    from mlflow.utils.file_utils import write_to
     from mlflow.utils.model_utils import (
         _validate_and_copy_code_paths,
         _validate_and_prepare_target_save_path,
     )
 
+    from kashgari_mlflow._networks import write_serving_files
     from kashgari_mlflow._redaction import Redactor, redacted_example
     from kashgari_mlflow._tokenizer_choice import choose_tokenizer, vocabulary_tokens
 
@@ -185,25 +140,25 @@ def save_model(
     path = os.path.abspath(path)
     _validate_and_prepare_target_save_path(path)
     import_kashgari(reason="saving a Kashgari model")
-    kash_model.save(os.path.join(path, _DATA_SUBPATH))
-    _write_serving_files(kash_model, task, os.path.join(path, _SERVING_SUBPATH))
+    kash_model.save(os.path.join(path, DATA_SUBPATH))
+    write_serving_files(kash_model, task, os.path.join(path, SERVING_SUBPATH))
 
     with tempfile.TemporaryDirectory() as workdir:
-        bundled = [_bundled_package_source(workdir), *(code_paths or [])]
+        bundled = [bundled_package_source(workdir), *(code_paths or [])]
         code_subpath = _validate_and_copy_code_paths(bundled, path)
 
     if mlflow_model is None:
         mlflow_model = Model()
     # Examples are often validation sentences, which can hold a secret from the environment.
     _save_example(mlflow_model, redacted_example(Redactor(), input_example), path)
-    mlflow_model.signature = signature if signature is not None else _default_signature(task)
+    mlflow_model.signature = signature if signature is not None else default_signature(task)
     if metadata is not None:
         mlflow_model.metadata = metadata
 
     mlflow.pyfunc.add_to_model(
         mlflow_model,
         loader_module=_PYFUNC_LOADER,
-        data=_DATA_SUBPATH,
+        data=DATA_SUBPATH,
         code=code_subpath,
         conda_env=_CONDA_ENV_FILE_NAME,
         python_env=_PYTHON_ENV_FILE_NAME,
@@ -213,9 +168,9 @@ def save_model(
         format_version=FORMAT_VERSION,
         kashgari_version=package_version("kashgari"),
         tensorflow_version=package_version("tensorflow"),
-        kashgari_mlflow_version=_own_version(),
-        data=_DATA_SUBPATH,
-        serving=_SERVING_SUBPATH,
+        kashgari_mlflow_version=own_version(),
+        data=DATA_SUBPATH,
+        serving=SERVING_SUBPATH,
         code=code_subpath,
         task=task,
         model_class=f"{type(kash_model).__module__}.{type(kash_model).__name__}",
@@ -224,20 +179,7 @@ def save_model(
     )
     mlflow_model.save(os.path.join(path, MLMODEL_FILE_NAME))
 
-    if conda_env is None:
-        default_reqs = None if pip_requirements is not None else get_default_pip_requirements()
-        conda_env, pip_reqs, constraints = _process_pip_requirements(
-            default_reqs, pip_requirements, extra_pip_requirements
-        )
-    else:
-        conda_env, pip_reqs, constraints = _process_conda_env(conda_env)
-
-    with open(os.path.join(path, _CONDA_ENV_FILE_NAME), "w") as handle:
-        yaml.safe_dump(conda_env, stream=handle, default_flow_style=False)
-    if constraints:
-        write_to(os.path.join(path, _CONSTRAINTS_FILE_NAME), "\n".join(constraints))
-    write_to(os.path.join(path, _REQUIREMENTS_FILE_NAME), "\n".join(pip_reqs))
-    _PythonEnv.current().to_yaml(os.path.join(path, _PYTHON_ENV_FILE_NAME))
+    write_environment_files(path, conda_env, pip_requirements, extra_pip_requirements)
 
 
 def log_model(
@@ -280,7 +222,8 @@ def log_model(
     from mlflow.models import Model
 
     from kashgari_mlflow._compat import model_log_name_kwargs
-    from kashgari_mlflow._redaction import Redactor, redacted_context_tags, warn_model_secrets
+    from kashgari_mlflow._context_redaction import redacted_context_tags, warn_model_secrets
+    from kashgari_mlflow._redaction import Redactor
     from kashgari_mlflow._registry import DEFAULT_AWAIT_REGISTRATION_SECONDS, log_then_register
 
     await_registration_for = kwargs.pop(
@@ -293,7 +236,7 @@ def log_model(
     if kwargs.get("metadata"):
         kwargs["metadata"] = redactor.scrub(kwargs["metadata"], "the model's metadata")
     if redactor:
-        warn_model_secrets(redactor, kash_model.to_dict(), f"{_DATA_SUBPATH}/model_config.json")
+        warn_model_secrets(redactor, kash_model.to_dict(), f"{DATA_SUBPATH}/model_config.json")
     model_tags = {**redacted_context_tags(redactor, tags or {}), **(tags or {})} or None
 
     # Registration waits until every file is uploaded and checked (see _registry).
@@ -306,71 +249,11 @@ def log_model(
             tags=model_tags,
             **kwargs,
         ),
-        _required_files(),
+        required_files(),
         registered_model_name,
         await_registration_for=await_registration_for,
         tags=tags,
     )
-
-
-def _required_files() -> list[str]:
-    """Files every logged model of this flavor has; registration checks they arrived."""
-    from mlflow.models.model import MLMODEL_FILE_NAME
-    from mlflow.utils.environment import (
-        _CONDA_ENV_FILE_NAME,
-        _PYTHON_ENV_FILE_NAME,
-        _REQUIREMENTS_FILE_NAME,
-    )
-
-    from kashgari_mlflow._graph_ops import SAVED_MODEL_FILE
-    from kashgari_mlflow._loading import EMBED_WEIGHTS_FILE, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE
-    from kashgari_mlflow._networks import SAVED_MODEL_SUBPATH, VOCABULARY_FILE
-
-    data = [MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, EMBED_WEIGHTS_FILE]
-    serving = [
-        VOCABULARY_FILE,
-        f"{SAVED_MODEL_SUBPATH}/{SAVED_MODEL_FILE}",
-        f"{SAVED_MODEL_SUBPATH}/variables/variables.index",
-    ]
-    return [
-        MLMODEL_FILE_NAME,
-        _CONDA_ENV_FILE_NAME,
-        _PYTHON_ENV_FILE_NAME,
-        _REQUIREMENTS_FILE_NAME,
-        f"code/{_PACKAGE_NAME}/flavor.py",
-        *(f"{_DATA_SUBPATH}/{name}" for name in data),
-        *(f"{_SERVING_SUBPATH}/{name}" for name in serving),
-    ]
-
-
-def _write_serving_files(kash_model: Any, task: str, serving_dir: str) -> None:
-    from kashgari_mlflow._networks import write_serving_files
-
-    write_serving_files(kash_model, task, serving_dir)
-
-
-def _check_format_version(flavor_conf: dict[str, Any]) -> int:
-    """The model's ``format_version`` (1 if absent), refused if newer than this loader's.
-
-    Raises:
-        kashgari_mlflow._loading.ModelFilesError: If the version is unknown.
-    """
-    from kashgari_mlflow._loading import ModelFilesError
-
-    version = flavor_conf.get("format_version", 1)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ModelFilesError(
-            f"The MLmodel file's kashgari format_version is {version!r}, not a version number; "
-            "the file was edited or damaged."
-        )
-    if version > FORMAT_VERSION:
-        raise ModelFilesError(
-            f"This model was saved in kashgari format {version}, newer than the {FORMAT_VERSION} "
-            f"this kashgari_mlflow ({_own_version()}) reads. Upgrade kashgari-mlflow where you "
-            "load it, or serve it with the loader it ships (mlflow.pyfunc.load_model in a "
-            "process that has not imported kashgari_mlflow)."
-        )
-    return version
 
 
 def load_model(
@@ -422,8 +305,8 @@ def load_model(
 
     local_path = _download_artifact_from_uri(artifact_uri=model_uri, output_path=dst_path)
     flavor_conf = _get_flavor_configuration(model_path=local_path, flavor_name=FLAVOR_NAME)
-    _check_format_version(flavor_conf)
-    data_dir = path_inside(local_path, flavor_conf.get("data", _DATA_SUBPATH), "data")
+    check_format_version(flavor_conf)
+    data_dir = path_inside(local_path, flavor_conf.get("data", DATA_SUBPATH), "data")
     config = read_model_config(data_dir)
     import_kashgari(reason="kashgari_mlflow.load_model returns a Kashgari model")
     shipped_code: Any = contextlib.nullcontext()
@@ -441,58 +324,12 @@ def load_model(
             raise diagnose_load_failure(data_dir, err) from err
 
 
-def _own_version() -> str:
-    from kashgari_mlflow._version import __version__
-
-    return __version__
-
-
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Any:
     """MLflow's pyfunc entry point: ``path`` is the model's ``data`` folder.
 
-    Format 2 models load ``serving/`` with TensorFlow alone; format 1 models
-    rebuild the Keras network from Kashgari's files in ``data/``.
+    Every model of this flavor names ``kashgari_mlflow.flavor`` as its
+    ``loader_module``: this function stays here and forwards.
     """
-    from mlflow.models import Model
-    from mlflow.models.model import MLMODEL_FILE_NAME
+    from kashgari_mlflow._pyfunc_loader import load_pyfunc
 
-    from kashgari_mlflow._compat import answer_missing_content_type, pass_raw_json_inputs
-    from kashgari_mlflow._loading import ModelFilesError
-    from kashgari_mlflow._networks import read_kashgari_files, read_serving_files
-    from kashgari_mlflow._safety.model_folder import path_inside
-    from kashgari_mlflow._tokenizers import WHITESPACE, resolve_tokenizer
-
-    pass_raw_json_inputs(FLAVOR_NAME)
-    answer_missing_content_type()
-
-    model_root = os.path.dirname(os.path.abspath(path))
-    if not os.path.isfile(os.path.join(model_root, MLMODEL_FILE_NAME)):
-        raise ModelFilesError(
-            f"The data folder {path} has no MLmodel next to it: the MLmodel's data path "
-            "leads outside the model folder. The model is refused."
-        )
-    flavors = Model.load(model_root).flavors
-    flavor_conf: dict[str, Any] = flavors.get(FLAVOR_NAME, {})
-    version = _check_format_version(flavor_conf)
-    code = flavor_conf.get("code")
-    code_dir = path_inside(model_root, code, "code") if code else None
-    tokenizer = str(flavor_conf.get("tokenizer", WHITESPACE))
-    tokenize = resolve_tokenizer(tokenizer, code_dir)  # refused before the network is built
-    task = "classification" if flavor_conf.get("task") == "classification" else "labeling"
-    if version >= 2:
-        serving = flavor_conf.get("serving", _SERVING_SUBPATH)
-        network = read_serving_files(path_inside(model_root, serving, "serving"), task)
-    else:
-        path = path_inside(
-            model_root, flavors["python_function"].get("data", _DATA_SUBPATH), "data"
-        )
-        network = read_kashgari_files(path, task)
-    if task == "classification":
-        from kashgari_mlflow._classifier import Classifier, KashgariClassifierPyfunc
-
-        return KashgariClassifierPyfunc(Classifier.from_network(network), tokenize, tokenizer)
-    from kashgari_mlflow._pyfunc import KashgariNerPyfunc
-    from kashgari_mlflow._tagger import Tagger
-
-    scheme = flavor_conf.get("scheme", "default")
-    return KashgariNerPyfunc(Tagger.from_network(network), tokenize, tokenizer, scheme)
+    return load_pyfunc(path)

@@ -1,17 +1,84 @@
-"""What a ``fit`` records when it starts: params, version tags and its datasets."""
+"""How a ``fit`` starts: its run and collaborators, then its params, version tags and datasets."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
+from kashgari_mlflow._compat import task_of
 from kashgari_mlflow._datasets import log_datasets, make_dataset
 from kashgari_mlflow._discovery import FitContext
 from kashgari_mlflow._params import model_params, version_tags
+from kashgari_mlflow._tracking._best import BestEpoch, Mode, default_monitor
 from kashgari_mlflow._tracking._early_stopping import early_stopping_params, find_early_stopping
+from kashgari_mlflow._tracking._evaluator import Evaluator, evaluation_data
+from kashgari_mlflow._tracking._failures import FailurePolicy
+from kashgari_mlflow._tracking._fit_state import FitState
 from kashgari_mlflow._tracking._retries import quick_retries
 from kashgari_mlflow._tracking._runs import TrackedRun
-from kashgari_mlflow._tracking._steps import first_free_step
+from kashgari_mlflow._tracking._steps import StepCounter, first_free_step
+
+
+class FitOptions(Protocol):
+    """The callback's settings that shape a fit (see ``MlflowCallback``'s arguments)."""
+
+    experiment_name: str | None
+    run_name: str | None
+    run_id: str | None
+    tags: Mapping[str, Any]
+    nested: bool | None
+    log_model: Any
+    monitor: str | None
+    mode: Mode
+    eval_every_n_epochs: int
+    eval_data: tuple[Any, Any] | None
+    scheme: Any
+    eval_batch_size: int
+    strict: bool
+    final_flush_seconds: float
+
+
+def start_fit(
+    options: FitOptions, context: FitContext, keras_params: Mapping[str, Any], tokenizer: str
+) -> FitState:
+    """Open the fit's run, log what the fit starts with, and set up its collaborators.
+
+    Args:
+        options: The callback's settings.
+        context: What the ``fit`` was given.
+        keras_params: Keras' ``callback.params`` (``epochs``, ``steps``).
+        tokenizer: The tokenizer the model is saved with (``"auto"`` already decided).
+    """
+    task = task_of(context.kash_model)
+    data = evaluation_data(options.eval_data, context)
+    evaluator = Evaluator(
+        context.kash_model,
+        task,
+        data,
+        every_n=options.eval_every_n_epochs,
+        scheme=options.scheme,
+        batch_size=options.eval_batch_size,
+    )
+    monitor = options.monitor or default_monitor(task, evaluator.enabled, data is not None)
+    run = TrackedRun.open(
+        experiment_name=options.experiment_name,
+        run_name=options.run_name,
+        run_id=options.run_id,
+        tags=options.tags,
+        nested=options.nested,
+        policy=FailurePolicy(options.strict),
+        final_flush_seconds=options.final_flush_seconds,
+    )
+    settings = {
+        "entity_eval.scheme": options.scheme,
+        "entity_eval.every_n_epochs": options.eval_every_n_epochs,
+        "log_model": options.log_model,
+        "tokenizer": tokenizer,
+    }
+    explicit = options.eval_data is not None
+    first_free = log_fit_start(run, context, keras_params, settings, data, task, explicit)
+    best = BestEpoch(monitor, options.mode) if options.log_model == "best" else None
+    return FitState(run, context, evaluator, best, StepCounter(first_free))
 
 
 def log_fit_start(

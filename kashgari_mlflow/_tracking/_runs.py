@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kashgari_mlflow._compat import use_sqlite_store_by_default
-from kashgari_mlflow._redaction import Redactor, redacted_context_tags
+from kashgari_mlflow._context_redaction import redacted_context_tags
+from kashgari_mlflow._redaction import Redactor
 from kashgari_mlflow._tracking import _run_guard
 from kashgari_mlflow._tracking._env import env_flag, env_tags
 from kashgari_mlflow._tracking._failures import FailurePolicy
