@@ -100,7 +100,18 @@ def check_saved_model_ops(saved_model_dir: str) -> None:
         ModelFilesError: Naming the first refused op and where it sits.
     """
     path = os.path.join(saved_model_dir, SAVED_MODEL_FILE)
-    for meta_graph in read_saved_model(path).meta_graphs:
+    meta_graphs = list(read_saved_model(path).meta_graphs)
+    # tf.saved_model.load takes its TF2 path only for exactly one graph with an object
+    # graph (tensorflow/python/saved_model/load.py); any other file goes to the TF1
+    # loader, which runs the file's own saver_def restore op while loading.
+    if len(meta_graphs) != 1 or not meta_graphs[0].HasField("object_graph_def"):
+        raise ModelFilesError(
+            f"{path} is not a TensorFlow 2 SavedModel with one graph (it has "
+            f"{len(meta_graphs)} graph(s) and no object graph): TensorFlow would load it "
+            "with its TF1 loader, which runs the file's own restore op. The model was not "
+            "saved by kashgari_mlflow or was altered; it is not loaded."
+        )
+    for meta_graph in meta_graphs:
         ops, checkpoint_ops = _ops_by_reach(meta_graph)
         refused = sorted(ops - ALLOWED_OPS) or sorted(checkpoint_ops - ALLOWED_OPS - CHECKPOINT_OPS)
         if refused:

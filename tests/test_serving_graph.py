@@ -143,6 +143,26 @@ def test_a_saved_model_with_file_io_is_refused_before_it_runs(saved_model_dir, t
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("change", ["no object graph", "two graphs"])
+def test_a_saved_model_for_the_tf1_loader_is_refused(saved_model_dir, tmp_path, change):
+    # TensorFlow's TF1 loader runs the file's own saver_def restore op while loading:
+    # the checkpoint ops the allowlist lets through there would write or delete files.
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    crafted = copy_model(saved_model_dir, tmp_path)
+    pb = crafted / "serving" / "saved_model" / "saved_model.pb"
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString(pb.read_bytes())
+    if change == "no object graph":
+        proto.meta_graphs[0].ClearField("object_graph_def")
+    else:
+        proto.meta_graphs.add().CopyFrom(proto.meta_graphs[0])
+    pb.write_bytes(proto.SerializeToString())
+
+    with pytest.raises(ModelFilesError, match="TF1 loader"):
+        mlflow.pyfunc.load_model(str(crafted))
+
+
 def test_the_hostile_graph_would_write_the_marker_if_loaded(tmp_path):
     """The adversarial SavedModel really writes: the test above can fail."""
     import tensorflow as tf

@@ -3,7 +3,8 @@
 Training must not die because the tracking server blinked. Every metric is
 queued first; :meth:`RunLogger.flush` sends the queue in batches and keeps
 whatever failed for the next flush, so a server that comes back receives
-everything, in order, exactly once. With ``strict=True`` the first failure
+everything, in order, at least once (exactly once unless a request times out
+after the server stored it). With ``strict=True`` the first failure
 raises instead (see :mod:`._failures`).
 
 How often a single request is retried is decided in :mod:`._retries`; a batch

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -49,6 +50,7 @@ class Watched(Protocol):
         """Close the run after its training stopped without ending."""
 
 
+_logger = logging.getLogger(__name__)
 _watched: dict[str, Watched] = {}
 _lock = threading.RLock()
 _interrupted = False
@@ -89,9 +91,12 @@ def is_watched(run: Watched) -> bool:
 
 
 def abort_all(status: str, error: str | None = None, seconds: float | None = None) -> None:
-    """Close every watched run with ``status``."""
+    """Close every watched run with ``status``; one that fails to close does not stop the rest."""
     for run in list(_watched.values()):
-        run.abort(status, error, seconds)
+        try:
+            run.abort(status, error, seconds)
+        except Exception as err:  # noqa: BLE001 - a hook must reach the handler it chains to
+            _logger.warning("Could not close MLflow run %s as %s: %s", run.run_id, status, err)
 
 
 def _status_of(error_type: type[BaseException] | None) -> str:
@@ -123,13 +128,15 @@ def _after_cell(result: Any) -> None:
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     previous = _previous_sigterm
-    abort_all("KILLED", "the process received SIGTERM", SIGTERM_FLUSH_SECONDS)
-    if callable(previous):
-        previous(signum, frame)
-        return
-    # Terminate by the signal itself, as the default disposition would have.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
+    try:
+        abort_all("KILLED", "the process received SIGTERM", SIGTERM_FLUSH_SECONDS)
+    finally:
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            # Terminate by the signal itself, as the default disposition would have.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _on_sigint(signum: int, frame: Any) -> None:

@@ -149,17 +149,25 @@ class TrackedRun:
             self._close(status, error, seconds)
 
     def _close(self, status: str, error: str | None = None, seconds: float | None = None) -> None:
-        import mlflow
-
-        _run_guard.forget(self)
         if not self.owned:
             self.sender.queue_tags(
                 {FIT_STATUS_TAG: status, **({FIT_ERROR_TAG: error} if error else {})}
             )
-        if self.sender.pending or self.sender.has_background_flush:
-            self.sender.drain(self.final_flush_seconds if seconds is None else seconds)
-        if not self.owned:
-            return
+        try:
+            if self.sender.pending or self.sender.has_background_flush:
+                self.sender.drain(self.final_flush_seconds if seconds is None else seconds)
+        finally:
+            # Even when draining raised (strict, a second Ctrl-C), the status is written
+            # before the run stops being watched: else MLflow's exit hook ends it FINISHED.
+            try:
+                if self.owned:
+                    self._write_status(status)
+            finally:
+                _run_guard.forget(self)
+
+    def _write_status(self, status: str) -> None:
+        import mlflow
+
         active = mlflow.active_run()
         with self.sender.policy.guard(f"mark run {self.run_id} {status}"), quick_retries():
             if active is not None and active.info.run_id == self.run_id:
