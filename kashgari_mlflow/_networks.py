@@ -125,8 +125,10 @@ def read_serving_files(serving_dir: str, task: str) -> SavedNetwork:
             holds an op no exported graph uses.
     """
     from kashgari_mlflow._graph_ops import check_saved_model_ops
+    from kashgari_mlflow._safety.serving_files import check_serving_files
     from kashgari_mlflow._serving_graph import load_serving_function
 
+    check_serving_files(serving_dir, VOCABULARY_FILE, SAVED_MODEL_SUBPATH)
     vocabulary = _read_vocabulary(os.path.join(serving_dir, VOCABULARY_FILE), task)
     saved_model_dir = os.path.join(serving_dir, SAVED_MODEL_SUBPATH)
     check_saved_model_ops(saved_model_dir)

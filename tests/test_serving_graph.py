@@ -163,6 +163,25 @@ def test_a_saved_model_for_the_tf1_loader_is_refused(saved_model_dir, tmp_path, 
         mlflow.pyfunc.load_model(str(crafted))
 
 
+def test_a_serving_file_linking_outside_the_model_is_refused(saved_model_dir, tmp_path):
+    crafted = copy_model(saved_model_dir, tmp_path)
+    vocabulary = crafted / "serving" / "vocabulary.json"
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text(vocabulary.read_text())
+    vocabulary.unlink()
+    vocabulary.symlink_to(outside)
+    with pytest.raises(ModelFilesError, match="outside the model folder"):
+        mlflow.pyfunc.load_model(str(crafted))
+
+
+def test_variables_declared_past_the_size_limit_are_refused(saved_model_dir, tmp_path, monkeypatch):
+    from kashgari_mlflow._safety import limits
+
+    monkeypatch.setattr(limits, "MAX_WEIGHT_BYTES", 1024)  # the tiny model declares more
+    with pytest.raises(ModelFilesError, match=r"declares .* bytes of variables"):
+        mlflow.pyfunc.load_model(str(copy_model(saved_model_dir, tmp_path)))
+
+
 def test_the_hostile_graph_would_write_the_marker_if_loaded(tmp_path):
     """The adversarial SavedModel really writes: the test above can fail."""
     import tensorflow as tf
