@@ -13,11 +13,13 @@ Token lists become text by one rule, :func:`token_joiner`: without spaces for
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 WHITESPACE = "whitespace"
 CHARACTER = "char"
@@ -122,23 +124,24 @@ def resolve_tokenizer(name: str, code_dir: str | None = None) -> TokenizeFn:
     module_name, _, attribute = name.partition(":")
     from kashgari_mlflow._loading import ModelFilesError
 
-    if code_dir is None or not _module_file_inside(module_name, code_dir):
+    shipped = _shipped_module_file(module_name, code_dir) if code_dir else None
+    if code_dir is None or shipped is None:
         raise ModelFilesError(
             f"The model's tokenizer {name!r} is not a module shipped in the model's own code "
             "folder (code_paths); it is refused, since importing it could run any code."
         )
     try:
-        module = importlib.import_module(module_name)
+        module = _import_shipped(module_name, shipped, code_dir)
         target: object = module
         for part in attribute.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError) as err:
-        raise ValueError(
+        raise ModelFilesError(
             f"The model's tokenizer {name!r} cannot be imported ({err}); log the model with "
             "the tokenizer's file in code_paths."
         ) from err
     if not _inside(getattr(module, "__file__", None), code_dir) or (
-        getattr(target, "__module__", None) != module_name
+        getattr(target, "__module__", None) != module.__name__
     ):
         raise ModelFilesError(
             f"The model's tokenizer {name!r} is not a function defined in the model's own code "
@@ -154,20 +157,36 @@ def resolve_tokenizer(name: str, code_dir: str | None = None) -> TokenizeFn:
     return tokenize
 
 
-def _module_file_inside(module_name: str, code_dir: str) -> bool:
-    """Whether ``module_name`` would load from ``code_dir``, found without importing anything."""
+def _shipped_module_file(module_name: str, code_dir: str) -> str | None:
+    """The file ``module_name`` has inside ``code_dir``, found without importing anything."""
     parts = module_name.split(".")
     if not all(part.isidentifier() for part in parts):
-        return False
-    loaded = sys.modules.get(parts[0])
-    if loaded is not None and not _inside(getattr(loaded, "__file__", None), code_dir):
-        return False  # the import would resolve to the module already loaded elsewhere
+        return None
     base = Path(code_dir, *parts)
-    return any(
-        _inside(str(candidate), code_dir)
-        for candidate in (base.with_suffix(".py"), base / "__init__.py")
-        if candidate.is_file()
-    )
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file() and _inside(str(candidate), code_dir):
+            return str(candidate)
+    return None
+
+
+def _import_shipped(module_name: str, file: str, code_dir: str) -> ModuleType:
+    """The shipped module: imported by name, unless that name is taken by a module elsewhere.
+
+    A process that saved the model with its own copy of the tokenizer module (the
+    usual test before logging) has that copy under the name; the shipped file is
+    then run under a private name, so the function served is the one shipped.
+    """
+    loaded = sys.modules.get(module_name.split(".")[0])
+    if loaded is None or _inside(getattr(loaded, "__file__", None), code_dir):
+        return importlib.import_module(module_name)
+    private_name = f"_kashgari_mlflow_shipped_{module_name.replace('.', '_')}"
+    spec = importlib.util.spec_from_file_location(private_name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{file} cannot be loaded as a module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[private_name] = module  # dataclasses and pickling look modules up by name
+    spec.loader.exec_module(module)
+    return module
 
 
 def _inside(path: str | None, folder: str) -> bool:
