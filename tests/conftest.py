@@ -35,6 +35,21 @@ def _load_example_module(name: str) -> Any:
     return module
 
 
+@pytest.fixture(autouse=True)
+def _no_run_left_watched() -> Iterator[None]:
+    """Forget runs a test left open (fakes included), so their hooks do not leak into the next.
+
+    In a real process a run whose training never ended stays watched until the
+    process exits; in the test process it would keep sys.excepthook and the signal
+    handlers of later tests, and a later abort would reach its fake client.
+    """
+    yield
+    guard = sys.modules.get("kashgari_mlflow._tracking._run_guard")
+    if guard is not None:
+        for run in list(guard._watched.values()):
+            guard.forget(run)
+
+
 @pytest.fixture(scope="session")
 def demo_data() -> tuple[list[list[str]], list[list[str]], list[list[str]], list[list[str]]]:
     corpus = _load_example_module("demo_corpus")

@@ -1,8 +1,11 @@
 """What :class:`~kashgari_mlflow.MlflowCallback` delegates to, one idea per module.
 
 * :mod:`._failures`: the failure policy (raise with ``strict``, else warn and go on);
-* :mod:`._queue`: the send queue and the retry policy of each request;
-* :mod:`._runs`: opening, reusing and closing runs, and the registry of open ones;
+* :mod:`._queue`: the send queue; :mod:`._retries`: how often one request is retried;
+  :mod:`._rejections`: what the server refuses for good;
+* :mod:`._runs`: opening, reusing and closing runs;
+* :mod:`._run_guard`: closing runs whose training stopped without ending (exit,
+  notebook cells, SIGTERM, Ctrl-C);
 * :mod:`._steps`: which step an epoch or batch is logged at;
 * :mod:`._best`: the best epoch by the monitored metric;
 * :mod:`._evaluator`: when and how the validation data is scored;
