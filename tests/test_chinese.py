@@ -35,11 +35,13 @@ def chinese_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     folder = tmp_path_factory.mktemp("chinese")
     store = f"sqlite:///{folder / 'mlflow.db'}"
     mlflow.set_tracking_uri(store)
+    patch = pytest.MonkeyPatch()
     try:
-        # Artifacts in the temporary folder, not ./mlruns; the callback itself is all defaults.
-        mlflow.set_experiment(
-            experiment_id=mlflow.create_experiment("zh", artifact_location=str(folder / "art"))
-        )
+        # Artifacts in the temporary folder, not ./mlruns; the callback itself is all
+        # defaults. The experiment is chosen the way a job would (MLFLOW_EXPERIMENT_ID),
+        # and unset afterwards: mlflow.set_experiment would stay active for later tests.
+        experiment = mlflow.create_experiment("zh", artifact_location=str(folder / "art"))
+        patch.setenv("MLFLOW_EXPERIMENT_ID", experiment)
         np.random.seed(2)
         tf.random.set_seed(2)
         model = make_tiny_model(data=(train_x, train_y))
@@ -55,6 +57,7 @@ def chinese_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         )
         yield str(callback.active_run_id), model_dir, store
     finally:
+        patch.undo()
         mlflow.set_tracking_uri("")
 
 
