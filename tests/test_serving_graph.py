@@ -52,6 +52,20 @@ def test_pyfunc_serves_with_tensorflow_alone(trained_model, saved_model_dir, mon
     assert [answer["tags"] for answer in pyfunc.predict(SENTENCES)] == expected
 
 
+def test_a_model_saved_while_functions_run_eagerly_loads(trained_model, tmp_path):
+    """Users debugging with tf.config.run_functions_eagerly(True) save loadable models."""
+    import tensorflow as tf
+
+    was_eager = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(True)
+    try:
+        kashgari_mlflow.save_model(trained_model, str(tmp_path / "model"))
+    finally:
+        tf.config.run_functions_eagerly(was_eager)
+    pyfunc = mlflow.pyfunc.load_model(str(tmp_path / "model"))
+    assert [a["tags"] for a in pyfunc.predict(SENTENCES)] == kashgari_tags(trained_model, SENTENCES)
+
+
 def test_saved_model_answers_token_ids_with_label_ids(trained_model, saved_model_dir):
     import tensorflow as tf
 
