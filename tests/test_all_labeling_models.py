@@ -8,6 +8,8 @@ from kashgari_mlflow import MlflowCallback
 from .conftest import make_tiny_model
 from .test_flavor import kashgari_tags
 
+pytestmark = pytest.mark.graph_mode  # the path users run
+
 # The default tier keeps one softmax model here; its CRF counterpart is the session's
 # `trained_model` (tests/test_flavor.py) and the callback tests' model. The other
 # four classes train for about a minute together: slow tier.

@@ -78,7 +78,9 @@ def test_strict_mode_raises_when_the_server_is_down(demo_data, server):
 
 def test_unreachable_server_at_the_end_keeps_metrics_and_model_locally(demo_data, server):
     callback = MlflowCallback(final_flush_seconds=1)
-    with pytest.warns(TrackingWarning, match="were saved to") as caught:
+    # Every tracking warning of the fit is caught here: the one this test is about, and
+    # "Could not write" when a send during training already meets the outage.
+    with pytest.warns(TrackingWarning) as caught:
         train(demo_data, [Outage(server, down=1, up=None), callback], epochs=2)
     messages = " ".join(str(w.message) for w in caught)
     assert "were saved to" in messages
