@@ -179,9 +179,13 @@ def load_kashgari_model(model_dir: str, config: dict[str, Any], classes: dict[st
         return obj
 
     model = instance("model", config)
-    model.embedding = instance("embedding", config["embedding"])
+    model.embedding = embedding_without_its_files(classes["embedding"], config["embedding"])
     model.text_processor = instance("text_processor", config["text_processor"])
     model.label_processor = instance("label_processor", config["label_processor"])
+    if model.embedding.vocab2idx is _NOT_READ:
+        # What load_embed_vocab would have read is the vocabulary training gave the
+        # text processor (Kashgari's setup_text_processor copies it there).
+        model.embedding.vocab2idx = model.text_processor.vocab2idx
     model.tf_model = tf.keras.models.model_from_json(
         json.dumps(config["tf_model"]), custom_objects=kashgari.custom_objects
     )
@@ -190,6 +194,42 @@ def load_kashgari_model(model_dir: str, config: dict[str, Any], classes: dict[st
     load_checked_weights(model.tf_model, weights)
     load_checked_weights(model.embedding.embed_model, embed_weights)
     return model
+
+
+#: Stands for the vocabulary an embedding did not read from its own files.
+_NOT_READ: Any = object()
+
+
+def embedding_without_its_files(cls: type[Any], block: dict[str, Any]) -> Any:
+    """An embedding rebuilt from its config, without opening the files the config names.
+
+    Kashgari's embeddings read their vocabulary in ``__init__`` (``load_embed_vocab``):
+    ``WordEmbedding`` loads the whole ``w2v_path`` file and ``TransformerEmbedding``
+    reads ``vocab_path``, paths written by the machine that trained the model. A
+    loaded model needs neither (its weights and vocabulary are in the model folder),
+    and a crafted config would make the loader open any path: a file outside the
+    folder, ``/dev/zero``, a FIFO. ``vocab2idx`` is left as ``_NOT_READ`` for
+    embeddings that would have read one.
+
+    Args:
+        cls: The embedding class, from :func:`kashgari_mlflow._safety.classes.resolve_classes`.
+        block: The ``embedding`` block of ``model_config.json``.
+
+    Returns:
+        The embedding with its Keras model built from the config.
+    """
+    from kashgari.embeddings.abc_embedding import ABCEmbedding
+
+    reads_files = getattr(cls, "load_embed_vocab", None) is not ABCEmbedding.load_embed_vocab
+    embedding = object.__new__(cls)
+    # An instance attribute shadows the method while __init__ runs, then goes.
+    embedding.load_embed_vocab = lambda: _NOT_READ if reads_files else None
+    try:
+        cls.__init__(embedding, **block["config"])
+    finally:
+        del embedding.load_embed_vocab
+    embedding._override_load_model(block)  # builds the embedding's Keras model
+    return embedding
 
 
 def diagnose_load_failure(model_dir: str, error: Exception) -> ModelFilesError:

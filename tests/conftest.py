@@ -149,10 +149,9 @@ def make_tiny_model(
     mode, 5 s eagerly). The callback works at the level of Keras' callbacks, the same
     in both modes; the tests marked ``graph_mode`` cover the path users run.
     """
+    import tensorflow as tf
     from kashgari.embeddings import BareEmbedding
     from kashgari.tasks import labeling
-
-    import tensorflow as tf
 
     if not tf.config.functions_run_eagerly() and not _in_graph_mode_test:
         run_functions_eagerly(True)

@@ -75,11 +75,11 @@ def test_word_embedding_from_a_gensim4_word2vec_file(
     expected = _kashgari_tags(model, dev_x)
 
     model_uri = f"runs:/{callback.active_run_id}/model"
-    # Kashgari's own loader rebuilds the WordEmbedding from the vectors file.
+    w2v_path.unlink()  # loaders need only the model: serving machines lack the vectors
     native = kashgari_mlflow.load_model(model_uri)
     assert _kashgari_tags(native, dev_x) == expected
+    assert native.embedding.vocab2idx == native.text_processor.vocab2idx
 
-    w2v_path.unlink()  # the pyfunc needs only the model: serving machines lack the vectors
     block_imports(monkeypatch)  # ... and gensim, Kashgari, bert4keras, tensorflow-addons
     answers = mlflow.pyfunc.load_model(model_uri).predict(dev_x)
     assert [answer["tags"] for answer in answers] == expected

@@ -10,11 +10,12 @@ an attacker can name on the victim's machine.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import marshal
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -498,6 +499,83 @@ def test_damaged_file_diagnosis_reads_no_data(model, monkeypatch):
     monkeypatch.setattr(h5py.Dataset, "read_direct", no_reads)
     error = diagnose_load_failure(str(model / "data"), ValueError("boom"))
     assert "boom" in str(error)
+
+
+# -- paths named in the embedding's config --------------------------------------------------
+
+#: Paths under this folder that the process opened, while recording (see ``_opened_under``).
+_recording: dict[str, list[str]] = {}
+
+
+def _record_opens(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and _recording and isinstance(args[0], str | bytes | Path):
+        path = str(args[0] if not isinstance(args[0], bytes) else args[0].decode())
+        for folder, opened in _recording.items():
+            if path.startswith(folder):
+                opened.append(path)
+
+
+sys.addaudithook(_record_opens)  # audit hooks stay for the process; this one idles
+
+
+@contextlib.contextmanager
+def _opened_under(folder: Path) -> Iterator[list[str]]:
+    """Every path under ``folder`` that Python opens inside the block."""
+    _recording[str(folder)] = opened = []
+    try:
+        yield opened
+    finally:
+        del _recording[str(folder)]
+
+
+def _outside_files(folder: Path) -> dict[str, str]:
+    """Readable embedding files outside the model: what a crafted config points at."""
+    folder.mkdir()
+    (folder / "vectors.txt").write_text("2 2\nJohn 0.1 0.2\nParis 0.3 0.4\n")
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nJohn\n")
+    (folder / "bert_config.json").write_text("{}")
+    return {
+        "w2v_path": str(folder / "vectors.txt"),
+        "vocab_path": str(folder / "vocab.txt"),
+        "config_path": str(folder / "bert_config.json"),
+        "checkpoint_path": str(folder / "bert_model.ckpt"),
+        "model_folder": str(folder),
+    }
+
+
+_TRANSFORMER_PATHS = ["vocab_path", "config_path", "checkpoint_path"]
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "keys"),
+    [
+        ("word_embedding", "WordEmbedding", ["w2v_path"]),
+        ("transformer_embedding", "TransformerEmbedding", _TRANSFORMER_PATHS),
+        ("bert_embedding", "BertEmbedding", ["model_folder", *_TRANSFORMER_PATHS]),
+    ],
+)
+@BOTH_LOADERS
+def test_files_named_by_the_embedding_config_are_never_opened(
+    model, tmp_path, module, name, keys, load
+):
+    """Kashgari's embeddings read their vocabulary file when created; loading must not."""
+    paths = _outside_files(tmp_path / "outside")
+
+    def point_outside(config: dict[str, Any]) -> None:
+        block = config["embedding"]
+        block["__class_name__"] = name
+        block["__module__"] = f"kashgari.embeddings.{module}"
+        block["config"].update({key: paths[key] for key in keys})
+
+    _edit_config(model, point_outside)
+    if load is _native:
+        import kashgari_mlflow._compat
+
+        kashgari_mlflow._compat.support_gensim4()
+    with _opened_under(tmp_path / "outside") as opened:
+        loaded = load(model)
+    assert opened == []
+    assert loaded is not None
 
 
 # -- honest models still load -------------------------------------------------------------
