@@ -20,12 +20,12 @@ def _models(workdir: Path) -> Iterator[tuple[str, Any, Any, Any]]:
     from kashgari.embeddings import BareEmbedding, TransformerEmbedding
     from kashgari.tasks import classification, labeling
 
+    from tests._bert import random_bert_checkpoint
     from tests.conftest import _load_example_module
-    from tests.test_embeddings import _tiny_bert_checkpoint
 
     x, y, _, _ = _load_example_module("demo_corpus").demo_corpus(n_train=40, n_dev=4, seed=7)
     words = sorted({token for sentence in x for token in sentence})
-    vocab, config, checkpoint = _tiny_bert_checkpoint(workdir / "bert", words)
+    vocab, config, checkpoint = random_bert_checkpoint(workdir / "bert", words)
 
     def bert() -> Any:
         return TransformerEmbedding(str(vocab), str(config), str(checkpoint), model_type="bert")

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 import kashgari_mlflow
+from tests._bert import random_bert_checkpoint
 from tests.conftest import ROOT, block_imports
 
 pytestmark = pytest.mark.slow
@@ -85,62 +85,12 @@ def test_word_embedding_from_a_gensim4_word2vec_file(
     assert [answer["tags"] for answer in answers] == expected
 
 
-def _tiny_bert_checkpoint(folder: Path, words: list[str]) -> tuple[Path, Path, Path]:
-    """A tiny BERT (2 layers, hidden 32) with random weights, as a TF checkpoint (no download)."""
-    from bert4keras.models import build_transformer_model
-
-    folder.mkdir()
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    config = folder / "bert_config.json"
-    config.write_text(
-        json.dumps(
-            {
-                "hidden_size": 32,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 2,
-                "intermediate_size": 64,
-                "hidden_act": "gelu",
-                "hidden_dropout_prob": 0.0,
-                "attention_probs_dropout_prob": 0.0,
-                "max_position_embeddings": 64,
-                "type_vocab_size": 2,
-                "vocab_size": len(words) + 5,
-                "initializer_range": 0.02,
-            }
-        )
-    )
-    bert = build_transformer_model(
-        str(config), checkpoint_path=None, model="bert", return_keras_model=False
-    )
-    # bert4keras' own save_weights_as_checkpoint needs TF1 sessions: write the
-    # checkpoint under the variable names its loader reads, with TF2 ops.
-    import tensorflow as tf
-
-    names, values = [], []
-    for layer_name, variables in bert.variable_mapping().items():
-        layer = bert.layers.get(bert.prefixed(layer_name))
-        if layer is None:
-            continue
-        for name, weight in zip(variables, layer.trainable_weights, strict=False):
-            names.append(name)
-            values.append(tf.constant(weight.numpy()))
-    checkpoint = folder / "bert_model.ckpt"
-    tf.raw_ops.SaveV2(
-        prefix=str(checkpoint),
-        tensor_names=names,
-        shape_and_slices=[""] * len(names),
-        tensors=values,
-    )
-    return vocab, config, checkpoint
-
-
 @pytest.fixture(scope="module")
 def tiny_bert(demo_data, tmp_path_factory):
     from kashgari.embeddings import TransformerEmbedding
 
     folder = tmp_path_factory.mktemp("bert") / "bert"
-    files = [str(path) for path in _tiny_bert_checkpoint(folder, _vocabulary(demo_data))]
+    files = [str(path) for path in random_bert_checkpoint(folder, _vocabulary(demo_data))]
     return lambda: TransformerEmbedding(*files, model_type="bert")
 
 

@@ -117,14 +117,10 @@ def test_a_bert_model_serves_over_rest_from_a_fresh_venv_without_kashgari(demo_d
     from kashgari.tasks.labeling import BiLSTM_CRF_Model
 
     import kashgari_mlflow
-    from tests.test_embeddings import (
-        _kashgari_tags,
-        _small_model_hyper,
-        _tiny_bert_checkpoint,
-        _vocabulary,
-    )
+    from tests._bert import random_bert_checkpoint
+    from tests.test_embeddings import _kashgari_tags, _small_model_hyper, _vocabulary
 
-    files = _tiny_bert_checkpoint(tmp_path / "bert", _vocabulary(demo_data))
+    files = random_bert_checkpoint(tmp_path / "bert", _vocabulary(demo_data))
     embedding = TransformerEmbedding(*map(str, files), model_type="bert")
     model = BiLSTM_CRF_Model(embedding, hyper_parameters=_small_model_hyper(BiLSTM_CRF_Model))
     # Built, not trained: the served graph must answer what Kashgari answers for any
