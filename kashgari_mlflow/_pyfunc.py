@@ -16,8 +16,9 @@ and returns one dict per input::
                    "char_start": 0, "char_end": 4}, ...]}
 
 ``token_end`` and ``char_end`` are exclusive. For pre-tokenized input,
-``text`` is the tokens joined by the tokenizer's joiner (a space, or nothing
-for the character tokenizer) and the offsets point into it.
+``text`` is the tokens joined by the tokenizer's joiner (a space; for the
+character tokenizer nothing, or a space between two Latin words) and the
+offsets point into it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 
 from kashgari_mlflow._entities import Scheme, extract_spans
 from kashgari_mlflow._tagger import Tagger
-from kashgari_mlflow._tokenizers import Token, TokenizeFn, token_joiner
+from kashgari_mlflow._tokenizers import Joiner, Token, TokenizeFn, join_tokens, token_joiner
 
 OUTPUTS = ("all", "entities", "tags")
 DEFAULT_BATCH_SIZE = 64
@@ -134,7 +135,7 @@ def normalize_rows(model_input: Any, _wrapped: int = 0) -> list[Any]:
     )
 
 
-def to_documents(rows: Sequence[Any], tokenize: TokenizeFn, joiner: str) -> list[Document]:
+def to_documents(rows: Sequence[Any], tokenize: TokenizeFn, joiner: Joiner) -> list[Document]:
     """Tokenize raw sentences and check pre-tokenized ones.
 
     Raises:
@@ -157,7 +158,7 @@ def to_documents(rows: Sequence[Any], tokenize: TokenizeFn, joiner: str) -> list
     return documents
 
 
-def _pretokenized(index: int, row: Sequence[Any], joiner: str) -> Document:
+def _pretokenized(index: int, row: Sequence[Any], joiner: Joiner) -> Document:
     tokens: list[Token] = []
     cursor = 0
     for position, token in enumerate(row):
@@ -171,10 +172,10 @@ def _pretokenized(index: int, row: Sequence[Any], joiner: str) -> Document:
                 "before sending."
             )
         if tokens:
-            cursor += len(joiner)
+            cursor += len(joiner(tokens[-1].text, str(token)))
         tokens.append(Token(str(token), cursor, cursor + len(token)))
         cursor += len(token)
-    return Document(joiner.join(token.text for token in tokens), tokens)
+    return Document(join_tokens([token.text for token in tokens], joiner), tokens)
 
 
 def _describe(value: Any) -> str:

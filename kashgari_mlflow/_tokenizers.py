@@ -6,8 +6,11 @@ scripts), or ``"module:function"`` for a callable of the user's, shipped with
 the model through ``code_paths``. ``"auto"`` is decided before saving (see
 :mod:`kashgari_mlflow._tokenizer_choice`) and never recorded.
 
-Token lists become text by one rule, :func:`token_joiner`: without spaces for
-``"char"`` (so ``["新", "华", "社"]`` reads "新华社"), with one space otherwise.
+Token lists become text by one rule, :func:`join_tokens` with the tokenizer's
+:func:`token_joiner`: one space between tokens, except for ``"char"``, which
+puts nothing between characters (``["新", "华", "社"]`` reads "新华社") and one
+space only between two words of Latin letters or digits (``["在", "New",
+"York"]`` reads "在New York").
 """
 
 from __future__ import annotations
@@ -36,11 +39,71 @@ class Token:
 
 
 TokenizeFn = Callable[[str], list[Token]]
+#: What goes between two adjacent tokens (left, right) when a token list becomes text.
+Joiner = Callable[[str, str], str]
+
+# Scripts whose NER corpora are tagged character by character: Han, kana, hangul,
+# Thai, Lao, Khmer, Myanmar, Tibetan, and the full-width punctuation, digits and
+# letters that appear inside Chinese and Japanese text.
+_CHARACTER_SCRIPT_RANGES = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x0F00, 0x0FFF),  # Tibetan
+    (0x1000, 0x109F),  # Myanmar
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x1780, 0x17FF),  # Khmer
+    (0x2E80, 0x2FDF),  # CJK radicals
+    (0x3000, 0x303F),  # CJK symbols and punctuation ("。", "、")
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3130, 0x318F),  # Hangul compatibility Jamo
+    (0x31F0, 0x31FF),  # Katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF00, 0xFFEF),  # full-width punctuation, digits and letters; half-width katakana
+    (0x20000, 0x3134F),  # CJK extensions B-G
+)
 
 
-def token_joiner(tokenizer: str) -> str:
-    """What goes between tokens when token lists are shown as text for a ``tokenizer`` name."""
-    return "" if tokenizer == CHARACTER else " "
+def is_character_script(character: str) -> bool:
+    """Whether ``character`` belongs to a script whose corpora are tagged per character."""
+    code = ord(character)
+    return any(low <= code <= high for low, high in _CHARACTER_SCRIPT_RANGES)
+
+
+def token_joiner(tokenizer: str) -> Joiner:
+    """What goes between two tokens when token lists become text, for a ``tokenizer`` name."""
+    return _between_characters if tokenizer == CHARACTER else _between_words
+
+
+def join_tokens(tokens: Sequence[str], joiner: Joiner) -> str:
+    """A token list as text: the tokens with ``joiner``'s separator between each pair."""
+    parts: list[str] = []
+    for position, token in enumerate(tokens):
+        if position:
+            parts.append(joiner(tokens[position - 1], token))
+        parts.append(token)
+    return "".join(parts)
+
+
+def _between_words(left: str, right: str) -> str:
+    return " "
+
+
+def _between_characters(left: str, right: str) -> str:
+    """Nothing between characters; one space between two words such as "New" and "York".
+
+    Character-level corpora keep Latin words and numbers as whole tokens among
+    single characters; written without a space, two of them would run together.
+    """
+    return " " if _is_spaced_word(left) and _is_spaced_word(right) else ""
+
+
+def _is_spaced_word(token: str) -> bool:
+    """A word of two or more characters whose ends are letters or digits of a spaced script."""
+    return len(token) > 1 and all(
+        end.isalnum() and not is_character_script(end) for end in (token[0], token[-1])
+    )
 
 
 def whitespace_tokenize(text: str) -> list[Token]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from kashgari_mlflow._discovery import FitContext
 from kashgari_mlflow._entities import Scheme
-from kashgari_mlflow._tokenizers import token_joiner
+from kashgari_mlflow._tokenizers import join_tokens, token_joiner
 from kashgari_mlflow._tracking._failures import FailurePolicy
 from kashgari_mlflow._tracking._runs import TrackedRun
 
@@ -34,9 +34,9 @@ def input_example(context: FitContext, tokenizer: str | Callable[..., Any]) -> l
     sentences = context.valid_x or context.train_x
     if not sentences:
         return None
-    joiner = token_joiner(tokenizer) if isinstance(tokenizer, str) else " "
+    joiner = token_joiner(tokenizer if isinstance(tokenizer, str) else "function")
     example = [
-        joiner.join(str(token) for token in sentence)
+        join_tokens([str(token) for token in sentence], joiner)
         for sentence in list(sentences)[:2]
         if len(sentence) > 0
     ]
