@@ -21,7 +21,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kashgari_mlflow._tokenizers import CHARACTER, WHITESPACE, tokenizer_name
+from kashgari_mlflow._tokenizers import (
+    CHARACTER,
+    WHITESPACE,
+    is_character_script,
+    tokenizer_name,
+)
 
 AUTO = "auto"
 
@@ -33,30 +38,15 @@ MAX_MULTI_CHARACTER_SHARE = 0.1
 #: mixed in; English data, whose one-character tokens are "a", "I" and punctuation,
 #: has none.
 MIN_SCRIPT_SHARE = 0.3
+#: From a vocabulary (each token once, however often it occurs), at least this share
+#: of its entries must be one character of a character-tagged script. Latin words
+#: and word pieces fill a good part of a Chinese BERT vocabulary, so the share of
+#: multi-character entries says nothing there; one-character Han entries still make
+#: up most of it, against a few percent in English and under a quarter in
+#: multilingual vocabularies.
+MIN_VOCABULARY_SCRIPT_SHARE = 0.5
 #: Tokens looked at; enough for a stable share, and a large corpus is not walked twice.
 SAMPLE_SIZE = 200_000
-
-# Scripts whose NER corpora are tagged character by character: Han, kana, hangul,
-# Thai, Lao, Khmer, Myanmar, Tibetan, and the full-width punctuation, digits and
-# letters that appear inside Chinese and Japanese text.
-_CHARACTER_SCRIPT_RANGES = (
-    (0x0E00, 0x0EFF),  # Thai, Lao
-    (0x0F00, 0x0FFF),  # Tibetan
-    (0x1000, 0x109F),  # Myanmar
-    (0x1100, 0x11FF),  # Hangul Jamo
-    (0x1780, 0x17FF),  # Khmer
-    (0x2E80, 0x2FDF),  # CJK radicals
-    (0x3000, 0x303F),  # CJK symbols and punctuation ("。", "、")
-    (0x3040, 0x30FF),  # Hiragana, Katakana
-    (0x3130, 0x318F),  # Hangul compatibility Jamo
-    (0x31F0, 0x31FF),  # Katakana phonetic extensions
-    (0x3400, 0x4DBF),  # CJK extension A
-    (0x4E00, 0x9FFF),  # CJK unified ideographs
-    (0xAC00, 0xD7AF),  # Hangul syllables
-    (0xF900, 0xFAFF),  # CJK compatibility ideographs
-    (0xFF00, 0xFFEF),  # full-width punctuation, digits and letters; half-width katakana
-    (0x20000, 0x3134F),  # CJK extensions B-G
-)
 
 #: Kashgari's and BERT's reserved vocabulary entries, which are not training tokens.
 _SPECIAL_TOKENS = frozenset(
@@ -101,18 +91,14 @@ class TokenizerDecision:
         )
 
 
-def is_character_script(character: str) -> bool:
-    """Whether ``character`` belongs to a script whose corpora are tagged per character."""
-    code = ord(character)
-    return any(low <= code <= high for low, high in _CHARACTER_SCRIPT_RANGES)
-
-
-def decide_tokenizer(tokens: Iterable[str]) -> TokenizerDecision:
+def decide_tokenizer(tokens: Iterable[str], *, from_vocabulary: bool = False) -> TokenizerDecision:
     """Pick ``"char"`` for character-level data, else ``"whitespace"`` (a pure function).
 
     Args:
-        tokens: Training tokens (or a model's vocabulary); only the first
+        tokens: Training tokens, or a model's vocabulary; only the first
             :data:`SAMPLE_SIZE` are read.
+        from_vocabulary: ``tokens`` are a vocabulary (each entry once): decided by
+            :data:`MIN_VOCABULARY_SCRIPT_SHARE` alone.
 
     Returns:
         The decision with the counts behind it. No tokens give ``"whitespace"``.
@@ -127,11 +113,14 @@ def decide_tokenizer(tokens: Iterable[str]) -> TokenizerDecision:
         if len(text) == 1:
             single += 1
             script += is_character_script(text)
-    character_level = (
-        total > 0
-        and total - single <= MAX_MULTI_CHARACTER_SHARE * total
-        and script >= MIN_SCRIPT_SHARE * total
-    )
+    if from_vocabulary:
+        character_level = total > 0 and script >= MIN_VOCABULARY_SCRIPT_SHARE * total
+    else:
+        character_level = (
+            total > 0
+            and total - single <= MAX_MULTI_CHARACTER_SHARE * total
+            and script >= MIN_SCRIPT_SHARE * total
+        )
     return TokenizerDecision(CHARACTER if character_level else WHITESPACE, total, single, script)
 
 
@@ -175,6 +164,8 @@ def choose_tokenizer(
     requested: str | Callable[[str], Sequence[str]],
     tokens: Callable[[], Iterable[str]],
     source: str,
+    *,
+    from_vocabulary: bool = False,
 ) -> str:
     """The tokenizer name to record: ``"auto"`` decided from ``tokens``, any other kept.
 
@@ -185,6 +176,7 @@ def choose_tokenizer(
         requested: ``"auto"``, ``"whitespace"``, ``"char"``, ``"module:function"`` or a function.
         tokens: Gives the tokens to decide from; called only when they are needed.
         source: What the tokens are, for the messages ("the training tokens").
+        from_vocabulary: ``tokens`` are a vocabulary (see :func:`decide_tokenizer`).
 
     Returns:
         The name recorded in the MLmodel file and logged as the ``tokenizer`` param.
@@ -193,7 +185,7 @@ def choose_tokenizer(
         ValueError: If ``requested`` is not a tokenizer that can be recorded.
     """
     if requested == AUTO:
-        decision = decide_tokenizer(tokens())
+        decision = decide_tokenizer(tokens(), from_vocabulary=from_vocabulary)
         _logger.info(
             "tokenizer='auto' chose %r from %s (%s); pass tokenizer='whitespace' or 'char' "
             "to override.",
@@ -204,7 +196,7 @@ def choose_tokenizer(
         return decision.tokenizer
     name = tokenizer_name(requested)
     if name == WHITESPACE:
-        decision = decide_tokenizer(tokens())
+        decision = decide_tokenizer(tokens(), from_vocabulary=from_vocabulary)
         if decision.tokenizer == CHARACTER:
             warnings.warn(
                 f"tokenizer='whitespace' was given, but {source} look character-level "
@@ -224,7 +216,10 @@ def choose_for_fit(
     if train_x is not None:
         return choose_tokenizer(requested, lambda: sentence_tokens(train_x), "the training tokens")
     return choose_tokenizer(
-        requested, lambda: vocabulary_tokens(kash_model), "the tokens in the model's vocabulary"
+        requested,
+        lambda: vocabulary_tokens(kash_model),
+        "the tokens in the model's vocabulary",
+        from_vocabulary=True,
     )
 
 

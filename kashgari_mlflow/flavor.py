@@ -133,7 +133,10 @@ def save_model(
     if scheme not in SCHEMES:
         raise ValueError(f"Unknown scheme {scheme!r}: use one of {', '.join(SCHEMES)}.")
     recorded_tokenizer = choose_tokenizer(
-        tokenizer, lambda: vocabulary_tokens(kash_model), "the tokens in the model's vocabulary"
+        tokenizer,
+        lambda: vocabulary_tokens(kash_model),
+        "the tokens in the model's vocabulary",
+        from_vocabulary=True,
     )
     _validate_env_arguments(conda_env, pip_requirements, extra_pip_requirements)
 

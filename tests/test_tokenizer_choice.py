@@ -17,7 +17,8 @@ from kashgari_mlflow._tokenizer_choice import (
     sentence_tokens,
     vocabulary_tokens,
 )
-from kashgari_mlflow._tokenizers import token_joiner
+from kashgari_mlflow._pyfunc import to_documents
+from kashgari_mlflow._tokenizers import char_tokenize, join_tokens, token_joiner
 
 # Full-width punctuation ("\uff0c" is the full-width comma) is part of Chinese text.
 PEOPLES_DAILY = "新华社北京1月3日电\uff0c国务院总理李鹏在人民大会堂会见了日本首相。"
@@ -159,6 +160,55 @@ def test_unknown_tokenizer_is_refused_up_front():
 
 
 def test_one_joining_rule():
-    assert token_joiner("char") == ""
-    assert token_joiner("whitespace") == " "
-    assert token_joiner("my_module:split") == " "
+    def joined(tokenizer: str, tokens: list[str]) -> str:
+        return join_tokens(tokens, token_joiner(tokenizer))
+
+    assert joined("char", list("新华社")) == "新华社"
+    assert joined("whitespace", ["New", "York", "is", "big"]) == "New York is big"
+    assert joined("my_module:split", ["New", "York"]) == "New York"
+    # Character-level corpora keep Latin words and numbers whole: two of them get a space.
+    assert joined("char", ["在", "New", "York", "的", "ABC", "公", "司"]) == "在New York的ABC公司"
+    assert joined("char", ["1", "9", "9", "8", "年", "2024", "iPhone", "15"]) == (
+        "1998年2024 iPhone 15"
+    )
+    assert joined("char", ["東", "京", "Tokyo", "。"]) == "東京Tokyo。"
+
+
+def test_token_list_offsets_follow_the_joining_rule():
+    (document,) = to_documents(
+        [["在", "New", "York", "见", "李", "鹏"]], char_tokenize, token_joiner("char")
+    )
+    assert document.text == "在New York见李鹏"
+    for token in document.tokens:
+        assert document.text[token.start : token.end] == token.text
+
+
+def _bert_like_vocabulary(han: int, latin_words: int, word_pieces: int) -> dict[str, int]:
+    """A vocabulary in the shape of a BERT one: reserved entries, Han characters and
+    their ``##`` continuations, Latin words and pieces, single ASCII characters."""
+    entries = ["[PAD]", *(f"[unused{i}]" for i in range(1, 100)), "[UNK]", "[CLS]", "[SEP]"]
+    characters = [chr(0x4E00 + i) for i in range(han)]
+    entries += characters + [f"##{c}" for c in characters]
+    entries += [f"word{i}" for i in range(latin_words)]
+    entries += [f"##piece{i}" for i in range(word_pieces)]
+    entries += [chr(c) for c in range(0x21, 0x7F)]
+    return {token: index for index, token in enumerate(entries)}
+
+
+@pytest.mark.parametrize(
+    ("vocabulary", "expected"),
+    [
+        # bert-base-chinese: 21,128 entries, most of them Han characters with and without ##.
+        (_bert_like_vocabulary(han=8000, latin_words=3000, word_pieces=1500), "char"),
+        # English BERT: words and pieces, a few hundred Han characters.
+        (_bert_like_vocabulary(han=600, latin_words=20000, word_pieces=5000), "whitespace"),
+        # Multilingual BERT: Han is a minority among many scripts' words: no guess.
+        (_bert_like_vocabulary(han=14000, latin_words=70000, word_pieces=20000), "whitespace"),
+        # Kashgari's own vocabulary after training on People's Daily: characters, a few numbers.
+        ({**{c: i for i, c in enumerate(PEOPLES_DAILY)}, "1998": 90, "NBA": 91}, "char"),
+    ],
+    ids=["chinese-bert", "english-bert", "multilingual-bert", "peoples-daily"],
+)
+def test_save_without_training_data_decides_from_the_vocabulary(vocabulary, expected):
+    model = SimpleNamespace(text_processor=SimpleNamespace(vocab2idx=vocabulary))
+    assert choose_for_fit("auto", model, None) == expected
