@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from kashgari_mlflow._pyfunc import to_documents
 from kashgari_mlflow._tokenizer_choice import (
     SAMPLE_SIZE,
     TokenizerWarning,
@@ -17,7 +18,6 @@ from kashgari_mlflow._tokenizer_choice import (
     sentence_tokens,
     vocabulary_tokens,
 )
-from kashgari_mlflow._pyfunc import to_documents
 from kashgari_mlflow._tokenizers import char_tokenize, join_tokens, token_joiner
 
 # Full-width punctuation ("\uff0c" is the full-width comma) is part of Chinese text.
