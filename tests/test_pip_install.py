@@ -69,49 +69,19 @@ def test_readme_pip_recipe_installs_and_runs_the_loop(tmp_path: Path):
     assert result.stdout.strip().splitlines()[-1] == "5"
 
 
-def test_saved_model_requirements_install_and_serve_without_kashgari(
-    saved_model_dir: Path, tmp_path: Path
-):
-    requirements = saved_model_dir / "requirements.txt"
-    python = make_venv(tmp_path / "venv")
-    report = tmp_path / "report.json"
-    pip(python, "install", "--dry-run", "--report", str(report), "-r", str(requirements))
-    planned = {
-        item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]
-    }
-    assert {"mlflow", "tensorflow"} <= planned
-    assert not planned & {"kashgari", "bert4keras", "gensim", "tensorflow-addons"}
-
-    pip(python, "install", "-r", str(requirements))
-    code = (
-        "import importlib.util, json, mlflow\n"
-        "assert importlib.util.find_spec('kashgari') is None\n"
-        "assert importlib.util.find_spec('kashgari_mlflow') is None\n"
-        f"m = mlflow.pyfunc.load_model({str(saved_model_dir)!r})\n"
-        "print(json.dumps(m.predict([['John', 'lives', 'in', 'New', 'York']])[0]['tags']))\n"
-    )
-    result = subprocess.run(
-        [str(python), "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == [
-        "B-PER",
-        "O",
-        "O",
-        "B-LOC",
-        "I-LOC",
-    ]
-
-
 @pytest.mark.timeout(3600)  # a fresh TensorFlow install, then a server start
-def test_a_bert_model_serves_over_rest_from_a_fresh_venv_without_kashgari(demo_data, tmp_path):
-    """The model's requirements.txt, plain pip, `mlflow models serve`: no Kashgari, no bert4keras.
+def test_model_requirements_install_with_plain_pip_and_serve_a_bert_model_over_rest(
+    saved_model_dir: Path, demo_data, tmp_path: Path
+):
+    """A saved model's requirements.txt, plain pip, `mlflow models serve`: no Kashgari at all.
 
-    The server runs with the fresh virtualenv's own python and mlflow
-    (``--env-manager local`` there), which cannot import Kashgari, bert4keras,
-    gensim or tensorflow-addons (checked). MLflow's ``virtualenv``/``uv``
-    managers would build yet another environment from the same
-    ``requirements.txt``, with pyenv or uv rather than plain pip.
+    One fresh virtualenv gets the requirements of the suite's BiLSTM-CRF model with
+    plain pip; a BERT model's requirements are the same file. There, without
+    Kashgari, bert4keras, gensim or tensorflow-addons (checked), the BiLSTM-CRF
+    model predicts in process and the BERT model is served over REST by the
+    virtualenv's own python and mlflow (``--env-manager local`` there). MLflow's
+    ``virtualenv``/``uv`` managers would build yet another environment from the
+    same ``requirements.txt``, with pyenv or uv rather than plain pip.
     """
     from kashgari.embeddings import TransformerEmbedding
     from kashgari.tasks.labeling import BiLSTM_CRF_Model
@@ -128,11 +98,13 @@ def test_a_bert_model_serves_over_rest_from_a_fresh_venv_without_kashgari(demo_d
     model.build_model(*demo_data[:2])
     sentences = demo_data[2][:20]
     expected = _kashgari_tags(model, sentences)
-    model_dir = tmp_path / "model"
-    kashgari_mlflow.save_model(model, str(model_dir))
+    bert_dir = tmp_path / "bert-model"
+    kashgari_mlflow.save_model(model, str(bert_dir))
+    requirements = saved_model_dir / "requirements.txt"
+    assert (bert_dir / "requirements.txt").read_text() == requirements.read_text()
 
     python = make_venv(tmp_path / "venv")
-    pip(python, "install", "-r", str(model_dir / "requirements.txt"))
+    pip(python, "install", "-r", str(requirements))
     probe = subprocess.run(
         [str(python), "-c", "import importlib.util as u; print([n for n in "
          "('kashgari', 'kashgari_mlflow', 'bert4keras', 'gensim', 'tensorflow_addons') "
@@ -141,7 +113,19 @@ def test_a_bert_model_serves_over_rest_from_a_fresh_venv_without_kashgari(demo_d
     )  # fmt: skip
     assert probe.stdout.strip() == "[]", probe.stderr[-2000:]
 
-    server = ModelServer(str(model_dir), tmp_path / "serve.log", python=str(python))
+    code = (
+        "import json, mlflow\n"
+        f"m = mlflow.pyfunc.load_model({str(saved_model_dir)!r})\n"
+        "print(json.dumps(m.predict([['John', 'lives', 'in', 'New', 'York']])[0]['tags']))\n"
+    )
+    result = subprocess.run(
+        [str(python), "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    tags = json.loads(result.stdout.strip().splitlines()[-1])
+    assert tags == ["B-PER", "O", "O", "B-LOC", "I-LOC"]
+
+    server = ModelServer(str(bert_dir), tmp_path / "serve.log", python=str(python))
     server.start(timeout=600)
     try:
         status, answer = server.post({"inputs": sentences}, timeout=300)
