@@ -109,8 +109,17 @@ def rebuild_tf_model(model_dir: str, config: dict[str, Any]) -> Any:
             f"The network in {os.path.join(model_dir, MODEL_CONFIG_FILE)} cannot be rebuilt "
             f"with TensorFlow {tf.__version__}: {err}"
         ) from err
+    except (MemoryError, tf.errors.ResourceExhaustedError) as err:
+        raise _too_big(model_dir) from err
     load_checked_weights(tf_model, weights)
     return tf_model
+
+
+def _too_big(model_dir: str) -> ModelFilesError:
+    return ModelFilesError(
+        f"The network in {os.path.join(model_dir, MODEL_CONFIG_FILE)} needs more memory than "
+        "this machine has; its sizes are beyond anything Kashgari builds. The model is refused."
+    )
 
 
 def checked_weights_file(model_dir: str, name: str) -> str:
@@ -186,9 +195,12 @@ def load_kashgari_model(model_dir: str, config: dict[str, Any], classes: dict[st
         # What load_embed_vocab would have read is the vocabulary training gave the
         # text processor (Kashgari's setup_text_processor copies it there).
         model.embedding.vocab2idx = model.text_processor.vocab2idx
-    model.tf_model = tf.keras.models.model_from_json(
-        json.dumps(config["tf_model"]), custom_objects=kashgari.custom_objects
-    )
+    try:
+        model.tf_model = tf.keras.models.model_from_json(
+            json.dumps(config["tf_model"]), custom_objects=kashgari.custom_objects
+        )
+    except (MemoryError, tf.errors.ResourceExhaustedError) as err:
+        raise _too_big(model_dir) from err
     if isinstance(model.tf_model.layers[-1], KConditionalRandomField):
         model.crf_layer = model.tf_model.layers[-1]
     load_checked_weights(model.tf_model, weights)

@@ -373,6 +373,107 @@ def test_huge_sequence_length_is_refused(model):
         _native(model)
 
 
+def _op_layer(marker: Path) -> dict[str, Any]:
+    """A TensorFlowOpLayer whose op, DebugIdentity, writes its input under ``marker``."""
+    url = base64.b64encode(f"file://{marker}".encode()).decode()
+    return {
+        "class_name": "TensorFlowOpLayer",
+        "name": "tf_op_layer_dbg",
+        "config": {
+            "name": "dbg", "constants": {}, "trainable": True, "dtype": "float32",
+            "node_def": {
+                "name": "dbg", "op": "DebugIdentity", "input": ["input"],
+                "attr": {"T": {"type": "DT_FLOAT"}, "debug_urls": {"list": {"s": [url]}}},
+            },
+        },
+    }  # fmt: skip
+
+
+def _wrapper_layer(class_name: str) -> dict[str, Any]:
+    return {"class_name": class_name, "config": {"name": "call", "function": "__class__"}}
+
+
+@BOTH_LOADERS
+@pytest.mark.parametrize(
+    "layer", ["TensorFlowOpLayer", "InstanceMethod", "InstanceProperty", "ClassMethod"]
+)
+def test_op_and_method_wrappers_are_refused(model, marker, load, layer):
+    crafted = _op_layer(marker) if layer == "TensorFlowOpLayer" else _wrapper_layer(layer)
+    _edit_config(model, lambda c: _insert_after_input(c, crafted))
+    with pytest.raises(ModelFilesError, match="op wrapper: it would run a function or op"):
+        load(model)
+    assert not marker.exists()
+
+
+@BOTH_LOADERS
+@pytest.mark.parametrize(("layer", "key"), [("StringLookup", "vocabulary"),
+                                            ("IntegerLookup", "vocabulary"),
+                                            ("TextVectorization", "idf_weights")])  # fmt: skip
+def test_preprocessing_layer_naming_a_file_is_refused_unread(model, tmp_path, load, layer, key):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("root-password\n")
+    lookup = {"class_name": layer, "name": "peek", "inbound_nodes": [],
+              "config": {"name": "peek", key: str(outside / "secret.txt")}}  # fmt: skip
+    _edit_config(model, lambda c: _layers(c).append(lookup))
+    with _opened_under(outside) as opened, pytest.raises(ModelFilesError, match="names a file"):
+        load(model)
+    assert opened == []
+
+
+@BOTH_LOADERS
+@pytest.mark.parametrize("units", ["40000000", 4e7, 16.0, True])
+def test_a_size_that_is_not_a_whole_number_is_refused(model, load, units):
+    def set_units(config):
+        dense = next(layer for layer in _layers(config) if layer["class_name"] == "Dense")
+        dense["config"]["units"] = units
+
+    _edit_config(model, set_units)
+    with pytest.raises(ModelFilesError, match=r"units=.* is not a whole number"):
+        load(model)
+
+
+@BOTH_LOADERS
+def test_a_huge_convolution_window_is_refused(model, load):
+    conv = {"class_name": "Conv1D", "name": "conv", "inbound_nodes": [],
+            "config": {"name": "conv", "filters": 16, "kernel_size": [10_000_000]}}  # fmt: skip
+    _edit_config(model, lambda c: _layers(c).append(conv))
+    with pytest.raises(ModelFilesError, match="kernel_size=10,000,000, over the limit"):
+        load(model)
+
+
+@BOTH_LOADERS
+@pytest.mark.parametrize("special", ["__numpy__", "__tensor__", "__lambda__", "__typespec__"])
+def test_values_keras_would_decode_into_objects_are_refused(model, load, special):
+    """Tensors, type specs and lambdas; a ``__numpy__`` array only of a numeric dtype.
+
+    A ``__numpy__`` value of dtype S2000000000 is 200 bytes of JSON and 8 GB of memory.
+    """
+
+    def set_bias(config):
+        dense = next(layer for layer in _layers(config) if layer["class_name"] == "Dense")
+        value = {"class_name": special, "config": {"value": [0, 0], "dtype": "S2000000000"}}
+        dense["config"]["bias_initializer"] = {
+            "class_name": "Constant", "module": "keras.initializers", "config": {"value": value}
+        }  # fmt: skip
+
+    _edit_config(model, set_bias)
+    with pytest.raises(ModelFilesError, match=f"holds a '{special}' (value|array of dtype 'S)"):
+        load(model)
+
+
+@BOTH_LOADERS
+def test_a_cell_wrapper_function_type_is_refused(model, marker, load):
+    wrapper = _bytecode_lambda(marker)
+    wrapper["config"].pop("function_type", None)
+    wrapper["config"]["residual_fn_type"] = "lambda"
+    wrapper["class_name"] = "ResidualWrapper"
+    _edit_config(model, lambda c: _insert_after_input(c, wrapper))
+    with pytest.raises(ModelFilesError, match="Lambda-type layer or op wrapper"):
+        load(model)
+    assert not marker.exists()
+
+
 # -- the tokenizer named in MLmodel ----------------------------------------------------------
 
 
@@ -483,6 +584,63 @@ def test_hostile_weights_file_is_refused_before_it_is_read(
         "wrong_shape": lambda f, name: f.create_dataset(name, data=np.zeros((140, 16), "float32")),
     }
     _replace_weight(model, makers[attack])
+    with pytest.raises(ModelFilesError, match=reason):
+        load(model)
+
+
+def _edit_weights_file(model: Path, edit: Callable[[Any], None]) -> None:
+    import h5py
+
+    with h5py.File(model / WEIGHTS, "r+") as handle:
+        edit(handle)
+
+
+def _dense_group(handle: Any) -> Any:
+    names = [n.decode() if isinstance(n, bytes) else n for n in handle.attrs["layer_names"]]
+    return handle[next(name for name in names if name.startswith("dense"))]
+
+
+def _references_as_weight_names(handle: Any) -> None:
+    import h5py
+
+    group = _dense_group(handle)
+    names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
+    references = [group[name].ref for name in names]
+    del group.attrs["weight_names"]
+    group.attrs.create("weight_names", references, dtype=h5py.ref_dtype)
+
+
+def _group_as_weight_name(handle: Any) -> None:
+    import numpy as np
+
+    group = _dense_group(handle)
+    names = [n if isinstance(n, bytes) else n.encode() for n in group.attrs["weight_names"]]
+    names[0] = group.name.encode()
+    group.attrs["weight_names"] = np.array(names, dtype="S")
+
+
+def _plugin_filter(handle: Any) -> None:
+    import numpy as np
+
+    del handle[EMBEDDING_WEIGHT]
+    handle.create_dataset(
+        EMBEDDING_WEIGHT, data=np.zeros((139, 16), "float32"), chunks=(139, 16),
+        compression=32004, allow_unknown_filter=True,
+    )  # fmt: skip
+
+
+@BOTH_LOADERS
+@pytest.mark.parametrize(
+    ("attack", "reason"),
+    [
+        (_references_as_weight_names, "attribute 'weight_names' of object references"),
+        (_group_as_weight_name, "which is a Group, not a Dataset"),
+        (_plugin_filter, "uses HDF5 filter 32004, which would load a plugin"),
+    ],
+    ids=["object references", "a group as a weight", "a plugin filter"],
+)
+def test_weights_file_attributes_and_filters_are_checked(model, load, attack, reason):
+    _edit_weights_file(model, attack)
     with pytest.raises(ModelFilesError, match=reason):
         load(model)
 

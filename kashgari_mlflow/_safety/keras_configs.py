@@ -23,11 +23,38 @@ from kashgari_mlflow._safety.limits import MAX_CONFIG_DEPTH, MAX_WEIGHT_BYTES, S
 TRUSTED_LAYER_PACKAGES = frozenset(
     {"keras", "tensorflow", "kashgari", "tensorflow_addons", "bert4keras", "kashgari_mlflow"}
 )
-#: Layers that run a function named in the config: ``Lambda`` (bytecode or an
-#: importable function), and the op wrappers Keras records for raw TensorFlow
-#: calls, which can name any TensorFlow function (``io.write_file`` too).
-#: Kashgari's labeling and classification networks use none of them.
-REFUSED_LAYERS = frozenset({"Lambda", "TFOpLambda", "SlicingOpLambda"})
+#: Layers that run a function or an op named in the config: ``Lambda`` (bytecode
+#: or an importable function); the op wrappers Keras records for raw TensorFlow
+#: calls, which can name any TensorFlow function (``io.write_file`` too);
+#: ``TensorFlowOpLayer``, which builds any op from a ``node_def`` (``WriteFile``,
+#: ``ReadFile``, ``DebugIdentity`` writing to a chosen path); and the wrappers
+#: that call a method or property named in the config. Kashgari's labeling and
+#: classification networks use none of them.
+REFUSED_LAYERS = frozenset(
+    {
+        "Lambda",
+        "TFOpLambda",
+        "SlicingOpLambda",
+        "TensorFlowOpLayer",
+        "InstanceMethod",
+        "InstanceProperty",
+        "ClassMethod",
+    }
+)
+#: Values Keras' config decoder turns into objects: ``__tuple__`` is a plain tuple,
+#: ``__numpy__`` an array (Kashgari's CRF keeps its transitions as one); tensors,
+#: type specs and lambdas are refused.
+ALLOWED_SPECIAL_CLASSES = frozenset({"__tuple__", "__numpy__"})
+#: Dtypes a ``__numpy__`` value may declare. Its values are already parsed JSON, so
+#: a numeric array costs a few times the file's size; a dtype such as
+#: ``S2000000000`` would make every element two gigabytes.
+NUMPY_DTYPES = frozenset(
+    {"bool", "float16", "float32", "float64", "int8", "int16", "int32", "int64"}
+    | {"uint8", "uint16", "uint32", "uint64"}
+)
+#: Config keys of preprocessing layers that may name a file to read
+#: (``StringLookup``, ``IntegerLookup``, ``TextVectorization``).
+FILE_KEYS = ("vocabulary", "idf_weights")
 
 
 def keras_configs(model_config: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -51,8 +78,26 @@ def check_keras_config(config: Any, where: str) -> None:
     """
     for path, node in _dicts(config, where, depth=0):
         class_name = node.get("class_name")
-        if _names_refused_layer(node) or "function_type" in node:
-            _refuse(path, "is a Lambda-type layer: it would run a function named in the file")
+        if _names_refused_layer(node) or _names_a_function(node):
+            _refuse(
+                path,
+                "is a Lambda-type layer or op wrapper: it would run a function or op named "
+                "in the file",
+            )
+        if (
+            isinstance(class_name, str)
+            and class_name.startswith("__")
+            and class_name not in ALLOWED_SPECIAL_CLASSES
+        ):
+            _refuse(path, f"holds a {class_name!r} value, which Keras would decode into an object")
+        if class_name == "__numpy__":
+            inner = node.get("config")
+            dtype = inner.get("dtype") if isinstance(inner, dict) else None
+            if dtype not in NUMPY_DTYPES:
+                _refuse(path, f"holds a '__numpy__' array of dtype {dtype!r}, not numbers")
+        for key in FILE_KEYS:
+            if isinstance(node.get(key), str):
+                _refuse(path, f"names a file in {key!r}, which Keras would read")
         for key in ("module", "output_shape_module"):
             module = node.get(key)
             if module is not None and str(module).split(".")[0] not in TRUSTED_LAYER_PACKAGES:
@@ -85,12 +130,29 @@ def _names_refused_layer(node: dict[str, Any]) -> bool:
     return any(isinstance(n, str) and n.split(">")[-1] in REFUSED_LAYERS for n in names)
 
 
+def _names_a_function(node: dict[str, Any]) -> bool:
+    """Whether ``node`` names a function to run.
+
+    Lambda's ``function_type``, or another ``*_type`` key set to ``"lambda"`` or
+    ``"function"`` (the ``residual_fn_type`` of cell wrappers).
+    """
+    return "function_type" in node or any(
+        isinstance(key, str) and key.endswith("_type") and value in ("lambda", "function")
+        for key, value in node.items()
+    )
+
+
 def _check_sizes(path: str, node: dict[str, Any]) -> None:
     for key, limit in SIZE_KEYS.items():
         value = node.get(key)
         values = value if isinstance(value, list) else [value]
         for item in values:
-            if isinstance(item, int) and not isinstance(item, bool) and item > limit:
+            if item is None:
+                continue
+            # Keras calls int() on what it reads: "40000000" and 4e7 are sizes too.
+            if not isinstance(item, int) or isinstance(item, bool):
+                _refuse(path, f"declares {key}={item!r}, which is not a whole number")
+            if item > limit:
                 _refuse(path, f"declares {key}={item:,}, over the limit of {limit:,}")
     rows, columns = node.get("input_dim"), node.get("output_dim")
     if isinstance(rows, int) and isinstance(columns, int) and rows * columns * 4 > MAX_WEIGHT_BYTES:

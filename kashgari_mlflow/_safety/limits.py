@@ -18,6 +18,8 @@ MAX_VOCABULARY = 4_000_000
 MAX_LAYER_WIDTH = 8_192
 #: Tokens per sequence: BERT takes 512, long-document models 4,096-16,384.
 MAX_SEQUENCE_LENGTH = 65_536
+#: Width of a convolution or pooling window: Kashgari's CNN models use 3 to 5.
+MAX_WINDOW = 1_024
 #: ``model_config.json`` carries the vocabularies as JSON; a 3M-word one takes
 #: about 60 MB, and parsing JSON costs several times the file size in memory.
 MAX_CONFIG_BYTES = 256 * 1024**2
@@ -45,4 +47,8 @@ SIZE_KEYS: dict[str, int] = {
     "max_position": MAX_SEQUENCE_LENGTH,
     "batch_input_shape": MAX_SEQUENCE_LENGTH,
     "batch_shape": MAX_SEQUENCE_LENGTH,
+    "kernel_size": MAX_WINDOW,
+    "pool_size": MAX_WINDOW,
+    "strides": MAX_WINDOW,
+    "dilation_rate": MAX_WINDOW,
 }
