@@ -357,6 +357,23 @@ def test_activation_from_a_foreign_module_is_refused(model, marker, payload_modu
 
 
 @BOTH_LOADERS
+@pytest.mark.parametrize("name", ["exec", "open", "__import__", "print"])
+def test_an_activation_taken_from_builtins_is_refused(model, load, name):
+    """Keras writes registered functions (BERT's gelu_erf) with module "builtins" and
+    would take any other name from the builtins module."""
+
+    def activation(config):
+        dense = next(layer for layer in _layers(config) if layer["class_name"] == "Dense")
+        dense["config"]["activation"] = {
+            "class_name": "function", "config": name, "module": "builtins"
+        }  # fmt: skip
+
+    _edit_config(model, activation)
+    with pytest.raises(ModelFilesError, match="from module 'builtins'"):
+        load(model)
+
+
+@BOTH_LOADERS
 def test_huge_input_dim_is_refused_before_allocation(model, load):
     def huge(config):
         embedding = next(layer for layer in _layers(config) if layer["class_name"] == "Embedding")

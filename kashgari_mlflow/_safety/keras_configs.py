@@ -11,6 +11,7 @@ Sequential models can sit inside one another.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -100,6 +101,8 @@ def check_keras_config(config: Any, where: str) -> None:
                 _refuse(path, f"names a file in {key!r}, which Keras would read")
         for key in ("module", "output_shape_module"):
             module = node.get(key)
+            if module == "builtins" and _is_registered_function(node):
+                continue
             if module is not None and str(module).split(".")[0] not in TRUSTED_LAYER_PACKAGES:
                 _refuse(
                     path,
@@ -128,6 +131,24 @@ def _names_refused_layer(node: dict[str, Any]) -> bool:
     names = (node.get("class_name"), node.get("registered_name"))
     # Registered names look like "Package>Name"; the last part is the class.
     return any(isinstance(n, str) and n.split(">")[-1] in REFUSED_LAYERS for n in names)
+
+
+def _is_registered_function(node: dict[str, Any]) -> bool:
+    """A function Keras serialised as ``module: "builtins"``: one it finds by name.
+
+    Keras 2.15 writes functions registered as custom objects (bert4keras' ``gelu_erf``
+    activation in every BERT layer) with the module ``"builtins"``, and looks the
+    name up among the custom objects first, then in the ``builtins`` module. A name
+    the ``builtins`` module has (``exec``, ``open``, ``__import__``) would be taken
+    from there, and is refused; any other name must be a registered function.
+    """
+    name = node.get("config")
+    return (
+        node.get("class_name") == "function"
+        and isinstance(name, str)
+        and name.isidentifier()
+        and not hasattr(builtins, name)
+    )
 
 
 def _names_a_function(node: dict[str, Any]) -> bool:
