@@ -31,7 +31,7 @@ import numpy as np
 
 from kashgari_mlflow._entities import Scheme, extract_spans
 from kashgari_mlflow._tagger import Tagger
-from kashgari_mlflow._tokenizers import Joiner, Token, TokenizeFn, join_tokens, token_joiner
+from kashgari_mlflow._tokenizers import Joiner, Token, TokenizeFn, token_joiner
 
 OUTPUTS = ("all", "entities", "tags")
 DEFAULT_BATCH_SIZE = 64
@@ -160,6 +160,7 @@ def to_documents(rows: Sequence[Any], tokenize: TokenizeFn, joiner: Joiner) -> l
 
 def _pretokenized(index: int, row: Sequence[Any], joiner: Joiner) -> Document:
     tokens: list[Token] = []
+    parts: list[str] = []  # the text: tokens and the separators between them
     cursor = 0
     for position, token in enumerate(row):
         if not _is_text(token):
@@ -172,10 +173,13 @@ def _pretokenized(index: int, row: Sequence[Any], joiner: Joiner) -> Document:
                 "before sending."
             )
         if tokens:
-            cursor += len(joiner(tokens[-1].text, str(token)))
+            separator = joiner(tokens[-1].text, str(token))
+            parts.append(separator)
+            cursor += len(separator)
         tokens.append(Token(str(token), cursor, cursor + len(token)))
+        parts.append(str(token))
         cursor += len(token)
-    return Document(join_tokens([token.text for token in tokens], joiner), tokens)
+    return Document("".join(parts), tokens)
 
 
 def _describe(value: Any) -> str:
