@@ -68,9 +68,12 @@ class MlflowServer:
         ]  # fmt: skip
         if self.default_artifact_root is not None:
             command += ["--serve-artifacts", "--default-artifact-root", self.default_artifact_root]
+        # MLflow 3's server also starts a job runner process (a second Python with
+        # MLflow imported) for features no test uses.
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -39,6 +39,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
         [
             sys.executable, str(ROOT / "examples" / "sweep.py"),
             "--learning-rates", "0.01", "0.03", "--batch-sizes", "32", "--epochs", "2",
+            "--max-sentences", "120",
         ],
         workdir, env, timeout=600,
     )  # fmt: skip

@@ -38,10 +38,12 @@ def server(tmp_path: Path):
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(server.uri)
     yield server
-    if server.process is None or server.process.poll() is not None:
-        server.start()
-    while mlflow.active_run():
-        mlflow.end_run()
+    if mlflow.active_run() is not None:
+        # Ending a run left open needs the server (started again if a test stopped it).
+        if server.process is None or server.process.poll() is not None:
+            server.start()
+        while mlflow.active_run():
+            mlflow.end_run()
     mlflow.set_tracking_uri(previous)
     server.stop()
 
@@ -76,7 +78,12 @@ def test_strict_mode_raises_when_the_server_is_down(demo_data, server):
         train(demo_data, [Outage(server, down=0, up=None), callback], epochs=2)
 
 
-def test_unreachable_server_at_the_end_keeps_metrics_and_model_locally(demo_data, server):
+def test_unreachable_server_at_the_end_keeps_metrics_and_model_locally(
+    demo_data, server, monkeypatch
+):
+    # No retries (a setting of the user's wins over the callback's own): each request
+    # to the stopped server fails at once, not after seconds of backoff.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     callback = MlflowCallback(final_flush_seconds=1)
     # Every tracking warning of the fit is caught here: the one this test is about, and
     # "Could not write" when a send during training already meets the outage.
