@@ -56,8 +56,13 @@ def test_classification_model_is_tracked(model_class, demo_data, tracking_uri):
         assert set(answer["probabilities"]) == {"org", "other"}
         assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
         assert answer["label"] == max(answer["probabilities"], key=answer["probabilities"].get)
+    # A string is read as its whitespace tokens: the same answer as that token list
+    # alone. (Not necessarily as within the 32: every sentence is padded to the
+    # longest of its input, as in Kashgari's predict, and CNN_Model scores padding.)
     (text_answer,) = pyfunc.predict(" ".join(sentences[0]), params={"batch_size": 1})
-    assert text_answer["label"] == answers[0]["label"]
+    (token_answer,) = pyfunc.predict([sentences[0]], params={"batch_size": 1})
+    assert text_answer["label"] == token_answer["label"]
+    assert text_answer["probabilities"] == token_answer["probabilities"]
 
 
 def test_multi_label_model_answers_labels_over_the_threshold(demo_data, tmp_path):
