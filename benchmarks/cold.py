@@ -1,0 +1,227 @@
+"""What tracking costs a training as users run it: one fresh process per fit.
+
+    uv run python benchmarks/cold.py                       # WNUT-17 when ../shared has it
+    uv run python benchmarks/cold.py --epochs 3 10 --pairs 3
+
+Each variant is a fresh ``python`` process that imports what it needs, builds
+a ``BiLSTM_CRF_Model(sequence_length=40)``, fits it (batch 64, the dev set as
+validation) and exits:
+
+- ``bare``: the fit, then ``model.save`` (what a user without a tracker keeps);
+- ``callback``: the fit with ``MlflowCallback()`` (everything on);
+- ``callback-eval-off``: ``MlflowCallback(eval_every_n_epochs=0)``;
+- ``autolog``: ``mlflow.tensorflow.autolog()``, then the fit.
+
+Tracking variants log to ``sqlite:///mlflow.db`` in the process's working
+directory, a copy of a store migrated once beforehand: a user's first run
+pays MLflow's schema migration once, every later run finds the tables there.
+
+Within each pair every variant runs once, in an order rotated every pair. The
+whole-process wall time is taken from the parent (start to exit), the peak
+resident memory (VmHWM) and the time inside ``fit`` from the child. Ratios to
+``bare`` are taken within each pair; their median is the figure. From two
+epoch counts the fixed cost per process and the cost per epoch are separated
+(a line through the two medians). Raw results go to ``docs/benchmarks/cold.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WNUT = ROOT.parent / "shared" / "data" / "wnut17"
+RESULTS = ROOT / "docs" / "benchmarks" / "cold.json"
+sys.path[:0] = [str(ROOT), str(ROOT / "examples"), str(Path(__file__).resolve().parent)]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+VARIANTS = ("bare", "callback", "callback-eval-off", "autolog")
+SEQUENCE_LENGTH = 40
+BATCH_SIZE = 64
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[3, 10], help="default: 3 10")
+    parser.add_argument("--pairs", type=int, default=3, help="default: 3")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--train-sentences", type=int, help="default: the whole train set")
+    parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--child-epochs", type=int, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def load_data(train_sentences: int | None) -> tuple[Any, Any, Any, Any, str]:
+    from kashgari_mlflow import read_conll
+
+    if WNUT.is_dir():
+        train_x, train_y = read_conll(WNUT / "train.conll")
+        dev_x, dev_y = read_conll(WNUT / "dev.conll")
+        source = "WNUT-17 (../shared/data/wnut17)"
+    else:
+        from demo_corpus import demo_corpus
+
+        train_x, train_y, dev_x, dev_y = demo_corpus(3000, 1000)
+        source = "generated demo corpus (../shared/data/wnut17 not found)"
+    if train_sentences:
+        train_x, train_y = train_x[:train_sentences], train_y[:train_sentences]
+    return train_x, train_y, dev_x, dev_y, source
+
+
+def child(variant: str, epochs: int, train_sentences: int | None) -> int:
+    """Worker mode: one fit as a user's script runs it; prints one JSON line."""
+    from kashgari.tasks.labeling import BiLSTM_CRF_Model
+
+    train_x, train_y, dev_x, dev_y, _ = load_data(train_sentences)
+    callbacks: list[Any] = []
+    if variant == "autolog":
+        import mlflow
+
+        mlflow.tensorflow.autolog(silent=True)
+    elif variant.startswith("callback"):
+        from kashgari_mlflow import MlflowCallback
+
+        off = variant == "callback-eval-off"
+        callbacks.append(MlflowCallback(eval_every_n_epochs=0) if off else MlflowCallback())
+    model = BiLSTM_CRF_Model(sequence_length=SEQUENCE_LENGTH)
+    started = time.perf_counter()
+    model.fit(
+        train_x, train_y, dev_x, dev_y, batch_size=BATCH_SIZE, epochs=epochs,
+        callbacks=callbacks, fit_kwargs={"verbose": 0},
+    )  # fmt: skip
+    fit_s = time.perf_counter() - started
+    if variant == "bare":
+        model.save("saved-model")
+    from serving import vm_hwm_kb
+
+    print("RESULT " + json.dumps({
+        "fit_s": fit_s, "until_exit_s": time.perf_counter() - started,
+        "peak_rss_mib": vm_hwm_kb(os.getpid()) / 1024,
+    }), flush=True)  # fmt: skip
+    return 0
+
+
+def run_child(variant: str, epochs: int, args: argparse.Namespace, store: Path) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix=f"cold-{variant}-"))
+    try:
+        shutil.copy(store, folder / "mlflow.db")
+        command = [sys.executable, __file__, "--child", variant, "--child-epochs", str(epochs)]
+        if args.train_sentences:
+            command += ["--train-sentences", str(args.train_sentences)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{variant} ({epochs} epochs) failed: {done.stderr[-3000:]}")
+    return {"wall_s": wall, **json.loads(lines[-1][len("RESULT ") :])}
+
+
+def migrated_store(folder: Path) -> Path:
+    import mlflow
+
+    path = folder / "mlflow.db"
+    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def pair_ratios(runs: list[dict[str, Any]], epochs: int, variant: str, key: str) -> list[float]:
+    by_pair: dict[int, dict[str, float]] = {}
+    for run in runs:
+        if run["epochs"] == epochs:
+            by_pair.setdefault(run["pair"], {})[run["variant"]] = run[key]
+    return [p[variant] / p["bare"] for p in by_pair.values() if variant in p and "bare" in p]
+
+
+def medians(runs: list[dict[str, Any]], epochs: int, variant: str, key: str) -> float:
+    return statistics.median(
+        run[key] for run in runs if run["epochs"] == epochs and run["variant"] == variant
+    )
+
+
+def table(runs: list[dict[str, Any]], epoch_counts: list[int], variants: list[str]) -> list[str]:
+    lines = [
+        "| epochs | variant | wall (s) | wall / bare, median of pairs | fit (s) "
+        "| peak RSS (MiB) | RSS - bare (MiB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for epochs in epoch_counts:
+        bare_rss = medians(runs, epochs, "bare", "peak_rss_mib")
+        for variant in variants:
+            wall = medians(runs, epochs, variant, "wall_s")
+            ratios = pair_ratios(runs, epochs, variant, "wall_s")
+            shown = ", ".join(f"{r:.2f}" for r in ratios)
+            rss = medians(runs, epochs, variant, "peak_rss_mib")
+            lines.append(
+                f"| {epochs} | {variant} | {wall:.1f} | {statistics.median(ratios):.2f}x "
+                f"({shown}) | {medians(runs, epochs, variant, 'fit_s'):.1f} | {rss:.0f} "
+                f"| {rss - bare_rss:+.0f} |"
+            )
+    if len(epoch_counts) >= 2:
+        low, high = min(epoch_counts), max(epoch_counts)
+        lines += [
+            "",
+            "| variant | fixed cost per process (s) | cost per epoch (s) |",
+            "|---|---|---|",
+        ]
+        for variant in variants:
+            if variant == "bare":
+                continue
+            extra = {
+                e: medians(runs, e, variant, "wall_s") - medians(runs, e, "bare", "wall_s")
+                for e in (low, high)
+            }
+            per_epoch = (extra[high] - extra[low]) / (high - low)
+            lines.append(f"| {variant} | {extra[low] - per_epoch * low:+.1f} | {per_epoch:+.2f} |")
+    return lines
+
+
+def main() -> int:
+    args = parse_args()
+    if args.child:
+        return child(args.child, args.child_epochs, args.train_sentences)
+    load_average = os.getloadavg()
+    train_x, _, dev_x, _, source = load_data(args.train_sentences)
+    print(f"data: {source}, {len(train_x)} train, {len(dev_x)} dev sentences", flush=True)
+    variants = ["bare", *[v for v in args.variants if v != "bare"]]
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        store = migrated_store(Path(folder))
+        for pair in range(args.pairs):
+            for epochs in args.epochs:
+                order = variants[pair % len(variants) :] + variants[: pair % len(variants)]
+                for variant in order:
+                    result = run_child(variant, epochs, args, store)
+                    runs.append({"pair": pair, "epochs": epochs, "variant": variant, **result})
+                    print(f"  pair {pair} {epochs:3d} epochs {variant:18s} " + ", ".join(
+                        f"{k} {v:.1f}" for k, v in result.items()), flush=True)  # fmt: skip
+    lines = table(runs, args.epochs, variants)
+    print("\n".join(lines))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "command": " ".join(["python", "benchmarks/cold.py", *sys.argv[1:]]),
+        "machine": {"cores": os.cpu_count(), "load_average_before": load_average,
+                    "python": platform.python_version(), "platform": platform.platform()},
+        "data": source, "train_sentences": len(train_x), "dev_sentences": len(dev_x),
+        "sequence_length": SEQUENCE_LENGTH, "batch_size": BATCH_SIZE,
+        "runs": runs, "table": lines,
+    }, indent=1) + "\n")  # fmt: skip
+    print(f"raw results: {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""The end-of-fit imports run in a background thread, once per process."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from kashgari_mlflow._tracking import _prefetch
+
+
+@pytest.fixture
+def fresh_prefetch(monkeypatch):
+    monkeypatch.setattr(_prefetch, "_started", False)
+
+
+def test_modules_are_imported_in_a_daemon_thread_once(fresh_prefetch, tmp_path, monkeypatch):
+    (tmp_path / "end_of_fit_probe.py").write_text(
+        "import threading\nTHREAD = threading.current_thread().name\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "end_of_fit_probe", raising=False)
+
+    thread = _prefetch.import_in_background(["end_of_fit_probe"])
+    assert thread is not None and thread.daemon
+    thread.join(timeout=30)
+    assert sys.modules["end_of_fit_probe"].THREAD == "kashgari-mlflow-imports"
+    assert _prefetch.import_in_background(["end_of_fit_probe"]) is None
+
+
+def test_a_module_that_fails_to_import_is_left_to_its_user(fresh_prefetch, tmp_path, monkeypatch):
+    (tmp_path / "broken_probe.py").write_text("raise ImportError('no such backend')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    thread = _prefetch.import_in_background(["broken_probe", "json"])
+    assert thread is not None
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert "broken_probe" not in sys.modules
+    with pytest.raises(ImportError, match="no such backend"):
+        import broken_probe  # noqa: F401
+
+
+def test_the_end_of_fit_modules_are_the_charts(fresh_prefetch):
+    from kashgari_mlflow import _plots
+
+    source = Path(_plots.__file__).read_text()
+    for name in _prefetch.END_OF_FIT_MODULES:
+        assert name in source, name
