@@ -20,12 +20,11 @@ from kashgari_mlflow._tokenizer_choice import (
     check_tokenizer_option,
     choose_for_fit,
 )
-from kashgari_mlflow._tracking._artifacts import log_reports
 from kashgari_mlflow._tracking._best import MODES, Mode
 from kashgari_mlflow._tracking._epoch_metrics import batch_metrics, epoch_metrics, learning_rate
+from kashgari_mlflow._tracking._fit_end import log_fit_end
 from kashgari_mlflow._tracking._fit_start import start_fit
 from kashgari_mlflow._tracking._fit_state import FitState
-from kashgari_mlflow._tracking._model_logging import input_example, log_trained_model
 from kashgari_mlflow._tracking._retries import quick_retries
 from kashgari_mlflow._tracking._workers import not_the_logging_worker
 
@@ -220,21 +219,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             fit.run.sender.drain(self.final_flush_seconds)
             # already_checked: on_train_begin warned if the tokenizer does not fit the data.
             with quick_retries(), already_checked():
-                kash_model, task = fit.context.kash_model, fit.evaluator.task
-                report = fit.logged_report()
-                log_reports(fit.run, kash_model, self.model, task, report, fit.history)
-                if self.log_model:
-                    self.model_info = log_trained_model(
-                        fit.run,
-                        kash_model,
-                        tf_model=self.model,
-                        weights=fit.logged_weights(),
-                        model_name=self.model_name,
-                        registered_model_name=self.registered_model_name,
-                        tokenizer=self.chosen_tokenizer or self.tokenizer,
-                        scheme=self.scheme,
-                        example=input_example(fit.context, self.chosen_tokenizer or self.tokenizer),
-                    )
+                self.model_info = log_fit_end(self, fit, self.model)
         except BaseException as err:
             status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
             raise
