@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -44,6 +43,8 @@ WNUT = ROOT.parent / "shared" / "data" / "wnut17"
 RESULTS = ROOT / "docs" / "benchmarks" / "cold.json"
 sys.path[:0] = [str(ROOT), str(ROOT / "examples"), str(Path(__file__).resolve().parent)]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from raw_results import write_raw_results  # noqa: E402 - after the sys.path line
 
 VARIANTS = ("bare", "callback", "callback-eval-off", "autolog")
 SEQUENCE_LENGTH = 40
@@ -210,15 +211,11 @@ def main() -> int:
                         f"{k} {v:.1f}" for k, v in result.items()), flush=True)  # fmt: skip
     lines = table(runs, args.epochs, variants)
     print("\n".join(lines))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "command": " ".join(["python", "benchmarks/cold.py", *sys.argv[1:]]),
-        "machine": {"cores": os.cpu_count(), "load_average_before": load_average,
-                    "python": platform.python_version(), "platform": platform.platform()},
-        "data": source, "train_sentences": len(train_x), "dev_sentences": len(dev_x),
-        "sequence_length": SEQUENCE_LENGTH, "batch_size": BATCH_SIZE,
-        "runs": runs, "table": lines,
-    }, indent=1) + "\n")  # fmt: skip
+    write_raw_results(
+        RESULTS, "benchmarks/cold.py", load_average,
+        data=source, train_sentences=len(train_x), dev_sentences=len(dev_x),
+        sequence_length=SEQUENCE_LENGTH, batch_size=BATCH_SIZE, runs=runs, table=lines,
+    )  # fmt: skip
     print(f"raw results: {RESULTS.relative_to(ROOT)}")
     return 0
 

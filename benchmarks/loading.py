@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -40,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "benchmarks" / "loading.json"
 sys.path[:0] = [str(ROOT), str(ROOT / "examples"), str(Path(__file__).resolve().parent)]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from raw_results import write_raw_results  # noqa: E402 - after the sys.path line
 
 VARIANTS = ("kashgari", "pyfunc", "pyfunc-format-1")
 MODELS = ("bilstm-crf", "bert-bilstm-crf")
@@ -242,14 +243,11 @@ def main() -> int:
                     f"{key} {value:.2f}" for key, value in shown.items()), flush=True)  # fmt: skip
     lines = table(runs)
     print("\n".join(lines))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "command": " ".join(["python", "benchmarks/loading.py", *sys.argv[1:]]),
-        "machine": {"cores": os.cpu_count(), "load_average_before": load_average,
-                    "python": platform.python_version(), "platform": platform.platform()},
-        "data": data[3], "train_sentences": len(data[0]), "dev_sentences": len(data[2]),
-        "batch_size": BATCH_SIZE, "runs": runs, "table": lines,
-    }, indent=1) + "\n")  # fmt: skip
+    write_raw_results(
+        RESULTS, "benchmarks/loading.py", load_average,
+        data=data[3], train_sentences=len(data[0]), dev_sentences=len(data[2]),
+        batch_size=BATCH_SIZE, runs=runs, table=lines,
+    )  # fmt: skip
     print(f"raw results: {RESULTS.relative_to(ROOT)}")
     return 0
 

@@ -46,6 +46,19 @@ def run_functions_eagerly(enabled: bool) -> None:
     tf.config.run_functions_eagerly(enabled)
 
 
+@contextlib.contextmanager
+def functions_run_eagerly(enabled: bool) -> Iterator[None]:
+    """Within the block ``tf.function`` runs eagerly (or in graph mode); restored afterwards."""
+    import tensorflow as tf
+
+    was_eager = tf.config.functions_run_eagerly()
+    run_functions_eagerly(enabled)
+    try:
+        yield
+    finally:
+        run_functions_eagerly(was_eager)
+
+
 @pytest.fixture(autouse=True)
 def _graph_mode_when_marked(request: pytest.FixtureRequest) -> Iterator[None]:
     """Tests marked ``graph_mode`` train and predict in graph mode, as users do.
@@ -56,16 +69,12 @@ def _graph_mode_when_marked(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     global _in_graph_mode_test
-    import tensorflow as tf
-
-    was_eager = tf.config.functions_run_eagerly()
-    run_functions_eagerly(False)
-    _in_graph_mode_test = True
-    try:
-        yield
-    finally:
-        _in_graph_mode_test = False
-        run_functions_eagerly(was_eager)
+    with functions_run_eagerly(False):
+        _in_graph_mode_test = True
+        try:
+            yield
+        finally:
+            _in_graph_mode_test = False
 
 
 @pytest.fixture(autouse=True)
@@ -194,15 +203,11 @@ def trained_model(demo_data: Any) -> Any:
     probes_x = dev_x + [tokens for tokens, _ in TAGGING_PROBES]
     probes_y = dev_y + [tags for _, tags in TAGGING_PROBES]
     # Ten epochs and more: graph mode pays its tracing back (eagerly: twice as long).
-    was_eager = tf.config.functions_run_eagerly()
-    run_functions_eagerly(False)
-    try:
+    with functions_run_eagerly(False):
         for epochs in (10, 5, 5, 5, 5):
             model.fit(train_x, train_y, batch_size=32, epochs=epochs, fit_kwargs={"verbose": 0})
-            if _tags_all(model, probes_x, probes_y):
+            if kashgari_tags(model, probes_x) == probes_y:
                 return model
-    finally:
-        run_functions_eagerly(was_eager)
     pytest.fail("the session's tiny model did not learn to tag the demo corpus in 30 epochs")
 
 
@@ -217,11 +222,11 @@ TAGGING_PROBES = [
 ]
 
 
-def _tags_all(model: Any, sentences: list[list[str]], tags: list[list[str]]) -> bool:
+def kashgari_tags(model: Any, sentences: list[list[str]]) -> list[list[str]]:
+    """Kashgari's own tags, with its internal labels ([PAD], [BOS]...) read as O like ours."""
     from kashgari_mlflow._entities import is_internal_label
 
-    predicted = model.predict(sentences)
-    return [["O" if is_internal_label(t) else t for t in p] for p in predicted] == tags
+    return [["O" if is_internal_label(t) else t for t in tags] for tags in model.predict(sentences)]
 
 
 @pytest.fixture(scope="session")

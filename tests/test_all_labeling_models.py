@@ -5,8 +5,7 @@ import pytest
 
 from kashgari_mlflow import MlflowCallback
 
-from .conftest import make_tiny_model
-from .test_flavor import kashgari_tags
+from .conftest import kashgari_tags, make_tiny_model
 
 pytestmark = pytest.mark.graph_mode  # the path users run
 

@@ -5,7 +5,7 @@ import yaml
 
 import kashgari_mlflow
 from kashgari_mlflow._loading import ModelFilesError
-from tests.conftest import as_format_1
+from tests.conftest import as_format_1, kashgari_tags
 
 SENTENCES = [
     ["John", "lives", "in", "New", "York"],
@@ -14,12 +14,6 @@ SENTENCES = [
     ["unseen", "words", "only"],
     ["."],
 ]
-
-
-def kashgari_tags(model, sentences):
-    from kashgari_mlflow._entities import is_internal_label
-
-    return [["O" if is_internal_label(t) else t for t in tags] for tags in model.predict(sentences)]
 
 
 def test_mlmodel_has_both_flavors_and_versions(saved_model_dir: Path):

@@ -6,6 +6,8 @@ import venv
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from ._model_server import ModelServer
 from .conftest import ROOT
@@ -70,7 +72,7 @@ def run_the_readme_recipe(python: Path, folder: Path) -> None:
 
 
 def requirement_name(line: str) -> str:
-    return line.split("==")[0].split(">")[0].split("<")[0].strip().lower()
+    return canonicalize_name(Requirement(line).name)
 
 
 @pytest.mark.timeout(3600)  # a fresh TensorFlow install, a server start, a training
