@@ -1,12 +1,17 @@
 """What tracking and serving cost, measured side by side in one run.
 
     uv run python benchmarks/run.py                 # WNUT-17 when ../shared has it
-    uv run python benchmarks/run.py --repeats 5 --train-sentences 3394
+    uv run python benchmarks/run.py --repeats 5 --cold-pairs 5
 
-Prints a markdown table of medians and ratios with the targets (and a note for
-each missed one), a table of peak memory, and writes
-``benchmarks/results/latest.json`` and ``latest.png``. Variants are alternated
-within each repeat so that machine noise hits them alike; compare ratios.
+Prints a markdown table with the targets (and a note for each missed one) and
+a table of peak memory, and writes every single measurement, the command and
+the machine to ``docs/benchmarks/latest.json`` (and the tables as a chart to
+``benchmarks/results/latest.png``). Variants alternate, in an order rotated
+every repeat, so that machine noise hits them alike; every ratio is taken
+within one repeat (a pair) and the table quotes the median of those ratios.
+
+Cold rows run each variant as a fresh process, as users run one training per
+process (see ``benchmarks/cold.py``); warm rows reuse one process.
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ WNUT = ROOT.parent / "shared" / "data" / "wnut17"
 sys.path[:0] = [str(ROOT), str(ROOT / "examples"), str(Path(__file__).resolve().parent)]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from raw_results import write_raw_results  # noqa: E402 - after the sys.path line
+
+RESULTS = ROOT / "docs" / "benchmarks" / "latest.json"
+CHART = ROOT / "benchmarks" / "results" / "latest.png"
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,9 +52,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--repeats", type=int, default=3, help="measurements per variant (median); default: 3"
     )
+    parser.add_argument("--cold-epochs", type=int, nargs="+", default=[3, 10], help="default: 3 10")
+    parser.add_argument("--cold-pairs", type=int, default=3, help="default: 3")
     parser.add_argument(
-        "--out", default=str(ROOT / "benchmarks" / "results"), help="default: %(default)s"
+        "--cold-train-sentences", type=int, help="cold trainings; default: the whole train set"
     )
+    parser.add_argument(
+        "--no-cold", action="store_true", help="skip the cold trainings (the longest part)"
+    )
+    parser.add_argument("--results", default=str(RESULTS), help="default: %(default)s")
+    parser.add_argument("--chart", default=str(CHART), help="default: %(default)s")
     parser.add_argument(
         "--no-memory", action="store_true", help="skip peak memory (one fresh process per variant)"
     )
@@ -130,14 +147,21 @@ def training_overhead(data: Any, args: argparse.Namespace, workdir: Path) -> dic
     for repeat in range(args.repeats):
         mlflow.set_tracking_uri(f"sqlite:///{workdir / f'train-{repeat}.db'}")
         mlflow.MlflowClient().search_experiments()  # create the store's tables untimed
-        for name, run in variants.items():
-            seconds, _ = timed(run)
+        for name in rotated(list(variants), repeat):
+            seconds, _ = timed(variants[name])
             times[name].append(seconds)
             print(f"  repeat {repeat + 1}: {name}: {seconds:.1f} s", flush=True)
     return times
 
 
+def rotated(items: list[Any], repeat: int) -> list[Any]:
+    """``items`` in the order of repeat number ``repeat``: each repeat starts one later."""
+    shift = repeat % len(items)
+    return items[shift:] + items[:shift]
+
+
 def inference_costs(data: Any, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Warm, in one process: forward pass, evaluation, predict and load, rotated per repeat."""
     import mlflow
 
     import kashgari_mlflow
@@ -149,75 +173,71 @@ def inference_costs(data: Any, args: argparse.Namespace, workdir: Path) -> dict[
     model = new_model(train_x, train_y, dev_x, dev_y)
     model.fit(train_x, train_y, epochs=args.epochs, fit_kwargs={"verbose": 0})
     mlflow.set_tracking_uri(f"sqlite:///{workdir / 'inference.db'}")
-    tagger = Tagger.from_kashgari(model)
-    # Warm-up: Keras traces its predict function anew for each new batch shape.
-    tagger.predict_tags(dev_x)
-    model.predict(dev_x)
-    results: dict[str, Any] = {key: [] for key in (
-        "forward pass", "entity evaluation", "Kashgari evaluate", "model.save", "log_model",
-        "Kashgari load_model", "pyfunc load_model", "Kashgari predict+predict_entities",
-        "pyfunc predict")}  # fmt: skip
-
-    def measure(repeat: int) -> bool:
-        results["forward pass"].append(timed(lambda: tagger.predict_tags(dev_x))[0])
-        # As the callback does each epoch: the same tagger (its graph traced once).
-        results["entity evaluation"].append(timed(lambda: evaluate_entities(
-            model, dev_x, dev_y, scheme="default", batch_size=64, tagger=tagger))[0])  # fmt: skip
-        results["Kashgari evaluate"].append(timed(lambda: model.evaluate(dev_x, dev_y))[0])
-        folder = workdir / f"saved-{repeat}"
-        results["model.save"].append(timed(lambda: model.save(str(folder)))[0])
-        with mlflow.start_run():
-            seconds, info = timed(lambda: kashgari_mlflow.log_model(model, "model"))
-        results["log_model"].append(seconds)
-        from kashgari.tasks.labeling import BiLSTM_CRF_Model
-
-        results["Kashgari load_model"].append(
-            timed(lambda: BiLSTM_CRF_Model.load_model(str(folder)))[0]
-        )
-        seconds, pyfunc = timed(lambda: mlflow.pyfunc.load_model(info.model_uri))
-        results["pyfunc load_model"].append(seconds)
-        pyfunc.predict(dev_x)  # warm-up of the fresh model (tracing per batch shape)
-
-        def kashgari_predict() -> Any:
-            tags = model.predict(dev_x, batch_size=64)
-            model.predict_entities(dev_x, batch_size=64)
-            return tags
-
-        seconds, theirs = timed(kashgari_predict)
-        results["Kashgari predict+predict_entities"].append(seconds)
-        seconds, ours = timed(lambda: pyfunc.predict(dev_x, params={"batch_size": 64}))
-        results["pyfunc predict"].append(seconds)
-        clean = [["O" if is_internal_label(t) else t for t in tags] for tags in theirs]
-        return clean == [answer["tags"] for answer in ours]
-
-    identical = all([measure(repeat) for repeat in range(args.repeats)])
-    results["tags identical"] = identical
-    # Kept for the REST servers and the peak-memory processes.
     model.save(str(workdir / "kashgari-model"))
     kashgari_mlflow.save_model(model, str(workdir / "pyfunc-model"))
+    tagger = Tagger.from_kashgari(model)
+    pyfunc = mlflow.pyfunc.load_model(str(workdir / "pyfunc-model"))
+    # Warm-up of every side at the batch size measured (graphs traced per batch shape).
+    tagger.predict_tags(dev_x, batch_size=PREDICT_BATCH)
+    model.predict(dev_x, batch_size=PREDICT_BATCH)
+    pyfunc.predict(dev_x, params={"batch_size": PREDICT_BATCH})
+    from kashgari.tasks.labeling import BiLSTM_CRF_Model
+
+    tags: dict[str, Any] = {}
+    steps: dict[str, Callable[[], Any]] = {
+        "forward pass": lambda: tagger.predict_tags(dev_x, batch_size=PREDICT_BATCH),
+        # As the callback does each epoch: the same tagger (its graph traced once).
+        "entity evaluation": lambda: evaluate_entities(
+            model, dev_x, dev_y, scheme="default", batch_size=PREDICT_BATCH, tagger=tagger
+        ),
+        "Kashgari evaluate": lambda: model.evaluate(dev_x, dev_y, batch_size=PREDICT_BATCH),
+        "Kashgari predict": lambda: model.predict(dev_x, batch_size=PREDICT_BATCH),
+        "pyfunc predict": lambda: pyfunc.predict(dev_x, params={"batch_size": PREDICT_BATCH}),
+        "Kashgari load_model": lambda: BiLSTM_CRF_Model.load_model(str(workdir / "kashgari-model")),
+        "pyfunc load_model": lambda: mlflow.pyfunc.load_model(str(workdir / "pyfunc-model")),
+    }
+    results: dict[str, Any] = {name: [] for name in steps}
+    identical = True
+    for repeat in range(args.repeats):
+        for name in rotated(list(steps), repeat):
+            seconds, answer = timed(steps[name])
+            results[name].append(seconds)
+            tags[name] = answer
+        theirs = [["O" if is_internal_label(t) else t for t in s] for s in tags["Kashgari predict"]]
+        identical &= theirs == [answer["tags"] for answer in tags["pyfunc predict"]]
+        print(f"  repeat {repeat + 1}: " + ", ".join(
+            f"{name} {results[name][-1]:.2f} s" for name in steps), flush=True)  # fmt: skip
+    results["tags identical"] = identical
     results["REST"] = rest_throughput(workdir, dev_x, args)
     return results
 
 
 REST_BATCH = 64
+PREDICT_BATCH = 64
 REST_CLIENTS = 4
 
 
 def rest_throughput(workdir: Path, dev_x: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Sentences/s of ``mlflow models serve`` at batch 64 with 4 concurrent clients.
 
-    Each repeat times in-process pyfunc predict on the same strings, then every
-    server, so that machine noise hits them alike.
+    The baseline is in-process pyfunc ``predict`` over the same requests: the
+    same 64-sentence lists in the same order, one call each. Each repeat times
+    the baseline and every server in an order rotated every repeat.
     """
     import mlflow
     from serving import Server, throughput
 
     sentences = [" ".join(tokens) for tokens in dev_x]
+    requests = [sentences[i : i + REST_BATCH] for i in range(0, len(sentences), REST_BATCH)]
     pyfunc = mlflow.pyfunc.load_model(str(workdir / "pyfunc-model"))
-    reference = pyfunc.predict(sentences, params={"batch_size": REST_BATCH})  # and warm-up
+
+    def in_process() -> list[Any]:
+        return [answer for request in requests for answer in pyfunc.predict(request)]
+
+    reference = in_process()  # and warm-up at every request's shape
     cores = len(os.sched_getaffinity(0))
     worker_counts = [1] if args.no_workers_2 or cores < 2 else [1, 2]
-    in_process: list[float] = []
+    in_process_s: list[float] = []
     measured: dict[int, dict[str, Any]] = {
         workers: {
             "wall_s": [],
@@ -237,26 +257,29 @@ def rest_throughput(workdir: Path, dev_x: Any, args: argparse.Namespace) -> dict
             for _ in range(2):  # warm-up: every worker loads the model and traces its graph
                 throughput(server, sentences, REST_BATCH, REST_CLIENTS)
         for repeat in range(args.repeats):
-            seconds, _ = timed(lambda: pyfunc.predict(sentences, params={"batch_size": REST_BATCH}))
-            in_process.append(seconds)
-            print(f"  repeat {repeat + 1}: pyfunc predict in process (strings): {seconds:.2f} s",
-                  flush=True)  # fmt: skip
-            for workers, server in servers.items():
+            for side in rotated(["in process", *worker_counts], repeat):
+                if side == "in process":
+                    seconds, _ = timed(in_process)
+                    in_process_s.append(seconds)
+                    print(f"  repeat {repeat + 1}: pyfunc predict in process, the same "
+                          f"{len(requests)} requests one by one: {seconds:.2f} s", flush=True)  # fmt: skip
+                    continue
+                server = servers[side]
                 wall, latencies, answers = throughput(server, sentences, REST_BATCH, REST_CLIENTS)
-                entry = measured[workers]
+                entry = measured[side]
                 entry["wall_s"].append(wall)
                 entry["latencies_s"].extend(latencies)
                 entry["tags identical"] &= [a["tags"] for a in answers] == [
                     a["tags"] for a in reference
                 ]
                 entry["answers identical"] &= answers == reference
-                print(f"  repeat {repeat + 1}: REST --workers {workers}: {wall:.2f} s", flush=True)
+                print(f"  repeat {repeat + 1}: REST --workers {side}: {wall:.2f} s", flush=True)
         for workers, server in servers.items():
             measured[workers]["processes"] = server.peak_rss_mb()
     finally:
         for server in servers.values():
             server.stop()
-    return {"in process s": in_process, "servers": measured, "cores": cores}
+    return {"in process s": in_process_s, "servers": measured, "cores": cores}
 
 
 def median(values: list[float]) -> float:
@@ -267,55 +290,147 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def row(measure: str, values: list[float], baseline: str, base_values: list[float], target: str,
-        *, throughput: bool = False) -> dict[str, Any]:  # fmt: skip
-    """One table row; ``ratio`` is value/baseline, or baseline/value for a throughput."""
-    ratio = median(values) / median(base_values)
-    return {"measure": measure, "median_s": median(values), "ratio": 1 / ratio if throughput else ratio,
-            "baseline": baseline, "target": target, "values": values, "baseline_values": base_values}  # fmt: skip
+def row(
+    measure: str,
+    values: list[float],
+    baseline: str,
+    base_values: list[float],
+    target: tuple[str, float] | None = None,
+    *,
+    speed_up: bool = False,
+) -> dict[str, Any]:
+    """A row comparing two timed variants repeat by repeat (``values[i]`` pairs ``base_values[i]``).
+
+    Its figure is the median of the pair ratios: seconds over the baseline's
+    seconds, or the baseline's seconds over these (``speed_up``, a throughput).
+    """
+    ratios = [b / v if speed_up else v / b for v, b in zip(values, base_values, strict=True)]
+    return {
+        "measure": measure, "median_s": median(values), "baseline": baseline,
+        "baseline_median_s": median(base_values), "pairs": ratios, "value": median(ratios),
+        "unit": "x", "target": target, "values": values, "baseline_values": base_values,
+    }  # fmt: skip
+
+
+def difference_row(
+    measure: str, differences: list[float], baseline: str, unit: str,
+    target: tuple[str, float] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A row whose figure is the median of per-pair differences (MiB, seconds)."""
+    return {
+        "measure": measure, "median_s": None, "baseline": baseline, "baseline_median_s": None,
+        "pairs": differences, "value": median(differences), "unit": unit, "target": target,
+        "values": differences, "baseline_values": [],
+    }  # fmt: skip
+
+
+#: Targets of the cold trainings: MlflowCallback() over a bare fit, by epochs.
+COLD_WALL_TARGETS = {3: 1.08, 10: 1.04}
+COLD_RSS_TARGET_MIB = 100.0
 
 
 def build_rows(
-    train: dict[str, list[float]], infer: dict[str, Any], n_dev: int
+    train: dict[str, list[float]],
+    infer: dict[str, Any],
+    steps: dict[str, list[dict[str, float]]],
+    cold: list[dict[str, Any]],
+    cold_epochs: list[int],
+    n_dev: int,
 ) -> list[dict[str, Any]]:
+    """Every row of the table, in the order printed."""
+    rows = cold_rows(cold, cold_epochs) if cold else []
     bare = train["bare fit"]
-    rows = [
-        row(f"training: {name}", train[name], "bare fit", bare, target)
+    rows += [
+        row(f"warm training: {name}", train[name], "bare fit", bare, target)
         for name, target in (
-            ("MlflowCallback(eval off)", "<= 1.02"),
-            ("MlflowCallback(log_model=False)", "(per-epoch cost)"),
-            ("MlflowCallback()", "<= 1.05"),
-            ("mlflow.tensorflow.autolog()", "(about 1.5)"),
+            ("MlflowCallback(eval off)", ("<=", 1.02)),
+            ("MlflowCallback(log_model=False)", None),
+            ("MlflowCallback()", ("<=", 1.05)),
+            ("mlflow.tensorflow.autolog()", None),
         )
     ]
     forward = infer["forward pass"]
-    rows.append(row("entity evaluation per epoch", infer["entity evaluation"], "bucketed forward pass",
-                    forward, "<= 1.1"))  # fmt: skip
+    first = [step["seconds"] for step in steps["first evaluation"]]
+    rows.append(row("entity evaluation, first of a fresh process (traces its graph)", first,
+                    "one bucketed forward pass, warm, same process",
+                    [step["forward_pass_s"] for step in steps["first evaluation"]], ("<=", 1.2)))  # fmt: skip
+    rows.append(row("entity evaluation, later epochs (warm)", infer["entity evaluation"],
+                    "one bucketed forward pass", forward))  # fmt: skip
     rows.append(row("Kashgari evaluate (for comparison)", infer["Kashgari evaluate"],
-                    "bucketed forward pass", forward, "(about 3)"))  # fmt: skip
-    save = median(infer["model.save"])
-    rows.append(row("log_model", infer["log_model"], "model.save", infer["model.save"],
-                    f"<= 1.5x save + 1 s = {1.5 * save + 1:.2f} s"))  # fmt: skip
+                    "one bucketed forward pass", forward))  # fmt: skip
+    rows.append(row("log_model, first of a fresh process", [s["seconds"] for s in steps["log_model"]],
+                    "model.save, first of a fresh process",
+                    [s["seconds"] for s in steps["model.save"]]))  # fmt: skip
     rows.append(row("pyfunc load_model", infer["pyfunc load_model"], "Kashgari load_model",
-                    infer["Kashgari load_model"], "<= 1.3"))  # fmt: skip
-    theirs = median(infer["Kashgari predict+predict_entities"])
-    ours = median(infer["pyfunc predict"])
-    rows.append(row(f"pyfunc predict ({n_dev / ours:.0f} sentences/s)", infer["pyfunc predict"],
-                    f"Kashgari predict+entities ({n_dev / theirs:.0f}/s)",
-                    infer["Kashgari predict+predict_entities"], ">= 2.5 (speed-up)", throughput=True))  # fmt: skip
+                    infer["Kashgari load_model"], ("<=", 1.3)))  # fmt: skip
+    ours, theirs = infer["pyfunc predict"], infer["Kashgari predict"]
+    rows.append(row(f"pyfunc predict, batch {PREDICT_BATCH} ({n_dev / median(ours):.0f} sentences/s)",
+                    ours, f"Kashgari predict, batch {PREDICT_BATCH} ({n_dev / median(theirs):.0f}/s)",
+                    theirs, (">=", 3.0), speed_up=True))  # fmt: skip
+    rows.append(row("pyfunc predict (answers with entity spans)", ours,
+                    "one bucketed forward pass (the floor)", forward, ("<=", 1.15)))  # fmt: skip
     rest = infer["REST"]
-    in_process = median(rest["in process s"])
+    in_process = rest["in process s"]
     for workers, served in rest["servers"].items():
         wall = median(served["wall_s"])
         p50, p99 = percentiles(served["latencies_s"], 50, 99)
         rows.append(row(
             f"REST batch {REST_BATCH}, {REST_CLIENTS} clients, --workers {workers} "
             f"({n_dev / wall:.0f} sentences/s; request p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms)",
-            served["wall_s"], f"pyfunc predict in process, same strings ({n_dev / in_process:.0f}/s)",
-            rest["in process s"], ">= 0.6 (throughput)" if workers == 1 else "(2 workers, extra)",
-            throughput=True,
+            served["wall_s"],
+            f"pyfunc predict in process, the same requests one by one ({n_dev / median(in_process):.0f}/s)",
+            in_process, (">=", 0.6) if workers == 1 else None, speed_up=True,
         ))  # fmt: skip
     return rows
+
+
+def cold_rows(runs: list[dict[str, Any]], epoch_counts: list[int]) -> list[dict[str, Any]]:
+    """Rows of the cold trainings: whole-process wall and peak RSS against the bare fit."""
+    from cold import medians, pair_ratios
+
+    names = {"callback": "MlflowCallback()", "callback-eval-off": "MlflowCallback(eval off)",
+             "autolog": "mlflow.tensorflow.autolog()"}  # fmt: skip
+    rows = []
+    for epochs in epoch_counts:
+        for variant, name in names.items():
+            walls = [r for r in runs if r["epochs"] == epochs and r["variant"] == variant]
+            if not walls:
+                continue
+            target = COLD_WALL_TARGETS.get(epochs) if variant == "callback" else None
+            rows.append({
+                "measure": f"cold training, {epochs} epochs: {name}",
+                "median_s": medians(runs, epochs, variant, "wall_s"), "baseline": "bare fit + model.save",
+                "baseline_median_s": medians(runs, epochs, "bare", "wall_s"),
+                "pairs": pair_ratios(runs, epochs, variant, "wall_s"),
+                "value": median(pair_ratios(runs, epochs, variant, "wall_s")), "unit": "x",
+                "target": ("<=", target) if target else None,
+                "values": [r["wall_s"] for r in walls], "baseline_values": [],
+            })  # fmt: skip
+        extra = rss_differences(runs, epochs, "callback")
+        if extra:
+            rows.append(difference_row(f"cold training, {epochs} epochs: MlflowCallback() peak RSS",
+                                       extra, "bare fit", "MiB", ("<=", COLD_RSS_TARGET_MIB)))  # fmt: skip
+    if len(epoch_counts) >= 2:
+        low, high = min(epoch_counts), max(epoch_counts)
+        for variant, name in names.items():
+            extra = {e: medians(runs, e, variant, "wall_s") - medians(runs, e, "bare", "wall_s")
+                     for e in (low, high)}  # fmt: skip
+            per_epoch = (extra[high] - extra[low]) / (high - low)
+            fixed = extra[low] - per_epoch * low
+            rows.append(difference_row(f"cold training: {name}, fixed cost per process",
+                                       [fixed], f"bare fit, line through {low} and {high} epochs", "s"))  # fmt: skip
+            rows.append(difference_row(f"cold training: {name}, cost per epoch",
+                                       [per_epoch], f"bare fit, line through {low} and {high} epochs", "s"))  # fmt: skip
+    return rows
+
+
+def rss_differences(runs: list[dict[str, Any]], epochs: int, variant: str) -> list[float]:
+    """Peak RSS of ``variant`` minus the bare fit's, pair by pair (MiB)."""
+    by_pair: dict[int, dict[str, float]] = {}
+    for run in runs:
+        if run["epochs"] == epochs:
+            by_pair.setdefault(run["pair"], {})[run["variant"]] = run["peak_rss_mib"]
+    return [p[variant] - p["bare"] for p in by_pair.values() if variant in p and "bare" in p]
 
 
 def percentiles(values: list[float], *qs: float) -> list[float]:
@@ -330,33 +445,43 @@ def percentiles(values: list[float], *qs: float) -> list[float]:
     return out
 
 
-def limit(row: dict[str, Any]) -> tuple[str, float, float]:
-    """(comparison, measured value, bound) of a row's target."""
-    target = row["target"]
-    if target.startswith("<= 1.5x save"):
-        return "<=", row["median_s"], float(target.rsplit("= ", 1)[1].split()[0])
-    return target.split()[0], row["ratio"], float(target.split()[1])
-
-
 def verdict(row: dict[str, Any]) -> str:
-    if row["target"].startswith("("):
+    if row["target"] is None:
         return "reference"
-    comparison, value, bound = limit(row)
-    ok = value <= bound if comparison == "<=" else value >= bound
+    comparison, bound = row["target"]
+    ok = row["value"] <= bound if comparison == "<=" else row["value"] >= bound
     return "met" if ok else "MISSED"
 
 
-# What each measured cost is made of, for the note under a missed target.
+def shown(row: dict[str, Any], value: float | None = None) -> str:
+    """A row's figure (or ``value`` in its unit): ``1.45x``, ``+179 MiB``, ``+9.2 s``."""
+    value = row["value"] if value is None else value
+    if row["unit"] == "x":
+        return f"{value:.2f}x"
+    return f"{value:+.0f} MiB" if row["unit"] == "MiB" else f"{value:+.2f} s"
+
+
+def target_text(row: dict[str, Any]) -> str:
+    if row["target"] is None:
+        return ""
+    comparison, bound = row["target"]
+    return f"{comparison} {shown(row, bound).lstrip('+')}"
+
+
+# What each measured cost is made of, for the note under a missed target (by row prefix).
 COST_OF = {
-    "training: MlflowCallback(eval off)": "params, tags and dataset profiles at the start, one "
-    "batch of Keras metrics per epoch, a copy of the weights when an epoch is the best so far, and "
-    "the model logged at the end (SQLite store, local artifacts).",
-    "training: MlflowCallback()": "as with evaluation off, plus one bucketed forward pass and entity "
-    "scoring of the validation data per epoch.",
-    "entity evaluation per epoch": "one bucketed forward pass, tags to entity spans, and the counts.",
-    "log_model": "Kashgari's files, the SavedModel of the inference graph (tf.saved_model.save; "
-    "the graph itself was traced by the evaluation before), the MLmodel, the environment files "
-    "and the bundled loader written into the artifact store.",
+    "cold training": "a fresh process: importing MLflow and its SQLite store and opening the run "
+    "(params, tags, dataset profiles), tracing the evaluation graph at the first epoch, one "
+    "bucketed forward pass and entity scoring per epoch, and at the end the reports, charts and "
+    "the model (Kashgari's files, the SavedModel, the MLmodel).",
+    "warm training: MlflowCallback(eval off)": "params, tags and dataset profiles at the start, "
+    "one batch of Keras metrics per epoch, a copy of the weights when an epoch is the best so far, "
+    "and the model logged at the end (SQLite store, local artifacts).",
+    "warm training: MlflowCallback()": "as with evaluation off, plus one bucketed forward pass "
+    "and entity scoring of the validation data per epoch.",
+    "entity evaluation, first": "tracing the inference graph (Keras builds both LSTM "
+    "implementations and their gradients), its first run (graph optimisation), the forward pass, "
+    "tags to entity spans and the counts.",
     "pyfunc load_model": "MLflow reads the MLmodel and imports the loader; the loader checks the "
     "SavedModel's ops and loads it with tf.saved_model.load.",
     "pyfunc predict": "tokens to ids, sorting by length, padding per batch, one traced graph, "
@@ -368,31 +493,21 @@ COST_OF = {
 }
 
 
-def spread(values: list[float]) -> float:
-    """(max - min) / median of one variant's repeats."""
-    return (max(values) - min(values)) / median(values) if len(values) > 1 else 0.0
-
-
 def miss_note(row: dict[str, Any], cores: int) -> str:
-    """Why a target was missed: what the cost is made of, and the miss against the run's noise."""
-    comparison, value, bound = limit(row)
-    miss = value / bound - 1 if comparison == "<=" else bound / value - 1
+    """Why a target was missed: what the cost is made of, and the miss against the pairs' spread."""
+    comparison, bound = row["target"]
+    pairs = ", ".join(shown(row, value) for value in row["pairs"])
     key = next((key for key in COST_OF if row["measure"].startswith(key)), "")
     made_of = COST_OF.get(key, "").format(cores=cores)
-    noise = max(spread(row["values"]), spread(row["baseline_values"]))
-    if len(row["values"]) < 2:
-        judged = "With one repeat this run cannot tell a cost from noise."
-    elif miss < noise:
-        judged = (f"The miss ({miss:.0%} past the target) is smaller than the spread of the "
-                  f"repeats ({noise:.0%}): within this run's noise.")  # fmt: skip
+    beyond = [v for v in row["pairs"] if (v > bound if comparison == "<=" else v < bound)]
+    if len(row["pairs"]) < 2:
+        judged = "With one pair this run cannot tell a cost from noise."
+    elif len(beyond) == len(row["pairs"]):
+        judged = f"Every pair missed it ({pairs}): not noise."
     else:
-        judged = (f"The miss ({miss:.0%} past the target) is larger than the spread of the "
-                  f"repeats ({noise:.0%}): more than this run's noise shows, though few repeats "
-                  f"on a busy machine understate noise.")  # fmt: skip
-    if key.startswith("training"):
-        judged += (" The callback's start and end (params, dataset profiles, logging the model) "
-                   "cost the same however long the fit, so short fits show larger ratios.")  # fmt: skip
-    return f"- **{row['measure']}** missed its target ({row['target']}). It measures: {made_of} {judged}"
+        judged = f"{len(beyond)} of {len(row['pairs'])} pairs missed it ({pairs}): near the noise."
+    return (f"- **{row['measure']}**: {shown(row)}, target {target_text(row)}. "
+            f"It measures: {made_of} {judged}")  # fmt: skip
 
 
 MEMORY_VARIANTS = {
@@ -435,7 +550,8 @@ def run_variant(args: argparse.Namespace) -> int:
 
     import_kashgari()
     workdir = Path(args.workdir)
-    mlflow.set_tracking_uri(f"sqlite:///{workdir / f'{args.variant}.db'}")
+    if args.variant not in COLD_STEPS:
+        mlflow.set_tracking_uri(f"sqlite:///{workdir / f'{args.variant}.db'}")
     train_x, train_y, dev_x, dev_y, _ = load_data(args)
     if args.variant == "baseline":
         pass
@@ -463,6 +579,8 @@ def run_variant(args: argparse.Namespace) -> int:
         model.predict_entities(dev_x, batch_size=64)
     elif args.variant == "pyfunc-predict":
         mlflow.pyfunc.load_model(str(workdir / "pyfunc-model")).predict(dev_x)
+    elif args.variant in COLD_STEPS:
+        print("RESULT " + json.dumps(cold_step(args.variant, workdir, dev_x, dev_y)))
     else:
         raise SystemExit(f"unknown variant {args.variant}")
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec from the parent.
@@ -470,6 +588,74 @@ def run_variant(args: argparse.Namespace) -> int:
 
     print(f"PEAK_RSS_MB {vm_hwm_kb(os.getpid()) / 1024:.1f}")
     return 0
+
+
+#: What ``cold_steps`` runs, each in a fresh process on the model ``inference_costs`` saved.
+COLD_STEPS = ("model.save", "log_model", "first evaluation")
+
+
+def cold_step(step: str, workdir: Path, dev_x: Any, dev_y: Any) -> dict[str, float]:
+    """Worker mode: load the saved Kashgari model, then time ``step`` as the process's first."""
+    import mlflow
+    from kashgari.tasks.labeling import BiLSTM_CRF_Model
+
+    import kashgari_mlflow
+    from kashgari_mlflow._evaluation import evaluate_entities
+    from kashgari_mlflow._tagger import Tagger
+
+    model = BiLSTM_CRF_Model.load_model(str(workdir / "kashgari-model"))
+    if step == "model.save":
+        with tempfile.TemporaryDirectory() as folder:
+            return {"seconds": timed(lambda: model.save(folder))[0]}
+    if step == "log_model":
+        with mlflow.start_run():
+            return {"seconds": timed(lambda: kashgari_mlflow.log_model(model, "model"))[0]}
+    tagger = Tagger.from_kashgari(model)
+
+    def evaluation() -> Any:
+        return evaluate_entities(
+            model, dev_x, dev_y, scheme="default", batch_size=PREDICT_BATCH, tagger=tagger
+        )
+
+    first, _ = timed(evaluation)  # traces the graph, as the callback's first epoch does
+    forward = [timed(lambda: tagger.predict_tags(dev_x, batch_size=PREDICT_BATCH))[0]
+               for _ in range(3)]  # fmt: skip
+    later = [timed(evaluation)[0] for _ in range(3)]
+    return {
+        "seconds": first,
+        "forward_pass_s": median(forward),
+        "later_evaluation_s": median(later),
+    }
+
+
+def cold_steps(args: argparse.Namespace, workdir: Path) -> dict[str, list[dict[str, float]]]:
+    """Each of :data:`COLD_STEPS` in a fresh process per repeat, in a rotated order."""
+    import mlflow
+
+    store = workdir / "cold-steps.db"
+    mlflow.MlflowClient(f"sqlite:///{store}").search_experiments()  # tables made untimed
+    results: dict[str, list[dict[str, float]]] = {step: [] for step in COLD_STEPS}
+    for repeat in range(args.repeats):
+        for step in rotated(list(COLD_STEPS), repeat):
+            command = [
+                sys.executable, __file__, "--variant", step, "--workdir", str(workdir),
+                "--train-sentences", str(args.train_sentences),
+                "--dev-sentences", str(args.dev_sentences),
+            ]  # fmt: skip
+            env = {
+                key: value
+                for key, value in os.environ.items()
+                if not key.startswith("MLFLOW_") and key != "PYTHONDONTWRITEBYTECODE"
+            }
+            env["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}"
+            done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+            if done.returncode != 0 or not lines:
+                raise RuntimeError(f"cold step {step} failed: {done.stderr[-3000:]}")
+            results[step].append(json.loads(lines[-1][len("RESULT ") :]))
+            print(f"  repeat {repeat + 1}: {step}, first call of a fresh process: "
+                  f"{results[step][-1]['seconds']:.2f} s", flush=True)  # fmt: skip
+    return results
 
 
 def memory_rows(peaks: dict[str, float], rest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -509,57 +695,85 @@ def main() -> int:
     print(f"Data: {source}; {len(corpus[0])} training and {len(corpus[2])} dev sentences, "
           f"{plural(args.epochs, 'epoch')}, {plural(args.repeats, 'repeat')}; {len(os.sched_getaffinity(0))} CPUs, "
           f"load average {load_before[0]:.2f}")  # fmt: skip
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     peaks: dict[str, float] = {}
+    cold: list[dict[str, Any]] = []
+    if not args.no_cold:
+        from cold import run_pairs
+
+        print("Cold trainings (a fresh process per fit, the whole train set):")
+        cold = run_pairs(
+            args.cold_epochs, args.cold_pairs, list(COLD_VARIANTS), args.cold_train_sentences
+        )
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
-        print("Training overhead:")
+        print("Warm training overhead (one process):")
         train = training_overhead(corpus, args, workdir)
         print("Inference and serving costs:")
         infer = inference_costs(corpus, args, workdir)
+        print("First calls of a fresh process:")
+        steps = cold_steps(args, workdir)
         if not args.no_memory:
             print("Peak memory (a fresh process per variant):")
             peaks = peak_memory(args, workdir)
     load_after = os.getloadavg()
     rest = infer["REST"]
-    rows = build_rows(train, infer, len(corpus[2]))
+    rows = build_rows(train, infer, steps, cold, args.cold_epochs, len(corpus[2]))
     memory = memory_rows(peaks, rest) if peaks else []
-    print(f"\n{source}, {len(corpus[0])} training and {len(corpus[2])} dev sentences, "
-          f"{plural(args.epochs, 'epoch')}, {plural(args.repeats, 'repeat')}, {rest['cores']} CPUs, load average "
-          f"{load_before[0]:.2f} before and {load_after[0]:.2f} after.")  # fmt: skip
-    print("\n| measure | median (s) | ratio | vs | target | |\n|---|---:|---:|---|---|---|")
+    lines = report(rows, memory, infer, args, source, corpus, (load_before, load_after))
+    print("\n".join(lines))
+    write_raw_results(
+        Path(args.results), "benchmarks/run.py", load_before,
+        load_average_after=load_after, data=source, train_sentences=len(corpus[0]),
+        dev_sentences=len(corpus[2]), args=vars(args), rows=rows, peak_memory=memory,
+        raw={"warm training s": train, **{k: v for k, v in infer.items() if k != "REST"}},
+        rest=rest, first_calls=steps, cold_trainings=cold, table=lines,
+    )  # fmt: skip
+    chart(rows, memory, Path(args.chart))
+    print(f"Wrote {args.results} and {args.chart}")
+    return 0
+
+
+#: The cold trainings' variants (``benchmarks/cold.py``), bare first.
+COLD_VARIANTS = ("bare", "callback", "callback-eval-off", "autolog")
+
+
+def report(
+    rows: list[dict[str, Any]], memory: list[dict[str, Any]], infer: dict[str, Any],
+    args: argparse.Namespace, source: str, corpus: list[Any], loads: tuple[Any, Any],
+) -> list[str]:  # fmt: skip
+    """The printed tables and notes, as markdown lines."""
+    rest = infer["REST"]
+    lines = [
+        f"{source}; warm rows: {len(corpus[0])} training and {len(corpus[2])} dev sentences, "
+        f"{plural(args.epochs, 'epoch')}, {plural(args.repeats, 'repeat')}; cold trainings: "
+        f"{args.cold_train_sentences or 'all'} training sentences, "
+        f"{plural(args.cold_pairs, 'pair')}; {rest['cores']} CPUs, load "
+        f"average {loads[0][0]:.2f} before and {loads[1][0]:.2f} after.",
+        "",
+        "| measure | median (s) | vs | its median (s) | median of pairs | pairs | target | |",
+        "|---|---:|---|---:|---:|---|---|---|",
+    ]  # fmt: skip
     for line in rows:
-        print(f"| {line['measure']} | {line['median_s']:.3f} | {line['ratio']:.2f} | {line['baseline']} "
-              f"| {line['target']} | {verdict(line)} |")  # fmt: skip
-    print(f"\nTags of pyfunc predict identical to Kashgari's on all {len(corpus[2])} sentences: "
-          f"{infer['tags identical']}.")  # fmt: skip
+        median_s = "" if line["median_s"] is None else f"{line['median_s']:.3f}"
+        base_s = "" if line["baseline_median_s"] is None else f"{line['baseline_median_s']:.3f}"
+        pairs = ", ".join(shown(line, value) for value in line["pairs"])
+        lines.append(f"| {line['measure']} | {median_s} | {line['baseline']} | {base_s} "
+                     f"| {shown(line)} | {pairs} | {target_text(line)} | {verdict(line)} |")  # fmt: skip
+    lines += ["", f"Tags of pyfunc predict identical to Kashgari's predict on all "
+              f"{len(corpus[2])} sentences: {infer['tags identical']}."]  # fmt: skip
     for workers, served in rest["servers"].items():
-        print(f"REST --workers {workers}: tags identical to in-process pyfunc: "
-              f"{served['tags identical']}; whole answers identical: {served['answers identical']}.")  # fmt: skip
+        lines.append(f"REST --workers {workers}: tags identical to in-process pyfunc: "
+                     f"{served['tags identical']}; whole answers identical: {served['answers identical']}.")  # fmt: skip
     missed = [line for line in rows if verdict(line) == "MISSED"]
     if missed:
-        print("\nNotes on missed targets:\n")
-        print("\n".join(miss_note(line, rest["cores"]) for line in missed))
+        lines += ["", "Notes on missed targets:", ""]
+        lines += [miss_note(line, rest["cores"]) for line in missed]
     if memory:
-        print("\n| peak memory (VmHWM) | MB | over baseline (MB) |\n|---|---:|---:|")
+        lines += ["", "| peak memory (VmHWM) | MB | over baseline (MB) |", "|---|---:|---:|"]
         for line in memory:
             over = "" if line["over_baseline_mb"] is None else f"{line['over_baseline_mb']:.0f}"
-            print(f"| {line['variant']} | {line['peak_mb']:.0f} | {over} |")
-        print(f"\nPeak RSS is VmHWM from /proc. Each in-process variant ran alone in a fresh Python "
-              f"process that imported TensorFlow, Kashgari and MLflow, read the corpus, then ran only "
-              f"that variant ({plural(args.epochs, 'epoch')} for the fits), so no variant's peak hides another's; "
-              f"'over baseline' subtracts the process that stops after the imports and the corpus. "
-              f"(ru_maxrss would carry the parent's peak over fork+exec.) Servers: VmHWM of each "
-              f"process of `mlflow models serve`, read after the throughput runs; the sum counts "
-              f"shared libraries once per process, so it is an upper bound.")  # fmt: skip
-    payload = {"data": source, "args": vars(args), "cpus": rest["cores"],
-               "load_average": {"before": load_before, "after": load_after}, "rows": rows,
-               "raw": {**train, **infer}, "peak_memory": memory}  # fmt: skip
-    (out / "latest.json").write_text(json.dumps(payload, indent=1, default=str))
-    chart(rows, memory, out / "latest.png")
-    print(f"Wrote {out / 'latest.json'} and {out / 'latest.png'}")
-    return 0
+            lines.append(f"| {line['variant']} | {line['peak_mb']:.0f} | {over} |")
+    return lines
 
 
 def chart(rows: list[dict[str, Any]], memory: list[dict[str, Any]], path: Path) -> None:
@@ -572,11 +786,12 @@ def chart(rows: list[dict[str, Any]], memory: list[dict[str, Any]], path: Path) 
     grid = figure.add_gridspec(len(heights), 1, height_ratios=heights)
     axes = figure.add_subplot(grid[0])
     colors = {"met": "#3b7dd8", "MISSED": "#d8503b", "reference": "#9a9a9a"}
+    rows = [line for line in rows if line["unit"] == "x"]
     bars = axes.barh([line["measure"].split(" (")[0] for line in rows][::-1],
-                     [line["ratio"] for line in rows][::-1],
+                     [line["value"] for line in rows][::-1],
                      color=[colors[verdict(line)] for line in rows][::-1])  # fmt: skip
     axes.bar_label(bars, fmt="%.2f", padding=3)
-    axes.set_xlim(0, 1.15 * max(line["ratio"] for line in rows))
+    axes.set_xlim(0, 1.15 * max(line["value"] for line in rows))
     axes.axvline(1.0, color="grey", linewidth=1)
     axes.set_xlabel(
         "ratio to the row's baseline, see the table (blue: met, red: missed, grey: reference)"
@@ -591,6 +806,7 @@ def chart(rows: list[dict[str, Any]], memory: list[dict[str, Any]], path: Path) 
         axes.set_xlabel("peak RSS (VmHWM), MB")
         axes.tick_params(axis="y", labelsize=7)
     figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
 
 
