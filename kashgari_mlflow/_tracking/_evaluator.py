@@ -118,7 +118,7 @@ class Evaluator:
             return None
         try:
             return surface_forms(*self.train_data, scheme=self.scheme)
-        except (TypeError, ValueError):  # not token and tag lists: no seen/unseen split
+        except (AttributeError, TypeError, ValueError):  # not token and tag lists: no split
             return None
 
 
