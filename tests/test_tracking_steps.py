@@ -146,3 +146,11 @@ def test_without_training_data_there_is_no_seen_unseen_split() -> None:
     metrics = evaluator.metrics(0, step=0, epochs=1)
     assert metrics["val_strict_f1"] == 1.0
     assert not any(name.startswith(("val_seen", "val_unseen")) for name in metrics)
+
+
+def test_training_data_that_are_not_token_lists_only_skip_the_seen_unseen_split() -> None:
+    evaluator = Evaluator(object(), "labeling", ([["John"]], [["B-PER"]]), train_data=([1], [2]))
+    evaluator._tagger = _FixedTagger([["B-PER"]])  # type: ignore[assignment]
+    metrics = evaluator.metrics(0, step=0, epochs=1)
+    assert metrics["val_strict_f1"] == 1.0
+    assert "val_seen_entity_f1" not in metrics
