@@ -49,6 +49,26 @@ ERROR_KINDS = ("boundary", "type", "boundary_and_type", "missed", "spurious")
 LENGTH_BUCKETS = ("1", "2", "3", "4+")
 
 
+_SAME = {"correct": "correct", "missed": "missed", "spurious": "spurious"}
+#: Scheme -> kind of pair -> outcome (the table in the module docstring).
+_OUTCOME_OF = {
+    "strict": {
+        **_SAME,
+        "type": "incorrect",
+        "boundary": "incorrect",
+        "boundary_and_type": "incorrect",
+    },
+    "exact": {
+        **_SAME,
+        "type": "correct",
+        "boundary": "incorrect",
+        "boundary_and_type": "incorrect",
+    },
+    "partial": {**_SAME, "type": "correct", "boundary": "partial", "boundary_and_type": "partial"},
+    "type": {**_SAME, "type": "incorrect", "boundary": "correct", "boundary_and_type": "incorrect"},
+}
+
+
 @dataclass(frozen=True)
 class Pair:
     """A gold entity and the predicted entity paired with it (either may be missing)."""
@@ -71,18 +91,9 @@ class Pair:
 
     def outcome(self, scheme: str) -> str:
         """This pair's outcome under one of :data:`SEMEVAL_SCHEMES`."""
-        kind = self.kind
-        if kind in ("missed", "spurious", "correct"):
-            return kind
-        if scheme == "strict":
-            return "incorrect"
-        if scheme == "exact":
-            return "correct" if kind == "type" else "incorrect"
-        if scheme == "partial":
-            return "correct" if kind == "type" else "partial"
-        if scheme == "type":
-            return "correct" if kind == "boundary" else "incorrect"
-        raise ValueError(f"Unknown scheme {scheme!r}: use one of {', '.join(SEMEVAL_SCHEMES)}.")
+        if scheme not in _OUTCOME_OF:
+            raise ValueError(f"Unknown scheme {scheme!r}: use one of {', '.join(SEMEVAL_SCHEMES)}.")
+        return _OUTCOME_OF[scheme][self.kind]
 
     @property
     def entity_type(self) -> str:
@@ -148,12 +159,12 @@ class ErrorAnalysis:
         schemes_per_type: Entity type -> scheme -> counts (a pair counts under
             its gold entity's type, a spurious prediction under its own).
         errors: Number of pairs of each of :data:`ERROR_KINDS`.
-        errors_per_type: Entity type -> error kind -> number.
+        errors_per_type: Entity type -> error kind -> number (zeros included).
         by_length: Exact-match scores of entities 1, 2, 3 and 4+ tokens long.
         seen: Exact-match scores of entities whose words occur as an entity in
             the training data (None without training data).
         unseen: The same for entities whose words do not.
-        sentence_errors: Per sentence with an error: its index and its erroneous pairs.
+        sentence_errors: Per sentence with an error: its index and all its pairs.
     """
 
     schemes: dict[str, SchemeCounts]
@@ -235,6 +246,19 @@ def analyze(
         ValueError: If the lists, or any pair of sentences, differ in length.
     """
     _check_lengths(y_true, y_pred, x)
+    gold = [extract_spans(tags, scheme) for tags in y_true]
+    predicted = [extract_spans(tags, scheme) for tags in y_pred]
+    return analyze_spans(gold, predicted, x=x, seen_forms=seen_forms)
+
+
+def analyze_spans(
+    gold: Sequence[Sequence[Span]],
+    predicted: Sequence[Sequence[Span]],
+    *,
+    x: Sequence[Sequence[str]] | None = None,
+    seen_forms: Iterable[str] | None = None,
+) -> ErrorAnalysis:
+    """:func:`analyze` of entities already found, one list of spans per sentence."""
     forms = frozenset(seen_forms) if seen_forms is not None and x is not None else None
     outcomes: dict[str, Counter[str]] = {s: Counter() for s in SEMEVAL_SCHEMES}
     typed: dict[str, dict[str, Counter[str]]] = {}
@@ -242,24 +266,23 @@ def analyze(
     errors_per_type: dict[str, Counter[str]] = {}
     subsets = _SubsetCounter()
     sentence_errors: list[tuple[int, list[Pair]]] = []
-    for index, (true_tags, pred_tags) in enumerate(zip(y_true, y_pred, strict=True)):
-        pairs = pair_spans(extract_spans(true_tags, scheme), extract_spans(pred_tags, scheme))
-        wrong = []
+    for index, (gold_spans, pred_spans) in enumerate(zip(gold, predicted, strict=True)):
+        pairs = pair_spans(gold_spans, pred_spans)
+        wrong = False
         for pair in pairs:
             kind, entity_type = pair.kind, pair.entity_type
             per_type = typed.setdefault(entity_type, {s: Counter() for s in SEMEVAL_SCHEMES})
             for name in SEMEVAL_SCHEMES:
-                outcome = pair.outcome(name)
+                outcome = _OUTCOME_OF[name][kind]
                 outcomes[name][outcome] += 1
                 per_type[name][outcome] += 1
             if kind != "correct":
                 errors[kind] += 1
                 errors_per_type.setdefault(entity_type, Counter())[kind] += 1
-                wrong.append(pair)
-            tokens = x[index] if x is not None else None
-            subsets.add(pair, tokens, forms)
+                wrong = True
+            subsets.add(pair, kind, x[index] if x is not None else None, forms)
         if wrong:
-            sentence_errors.append((index, wrong))
+            sentence_errors.append((index, pairs))
     return ErrorAnalysis(
         schemes={name: _counts(outcomes[name]) for name in SEMEVAL_SCHEMES},
         schemes_per_type={
@@ -267,9 +290,10 @@ def analyze(
             for t, by_scheme in sorted(typed.items())
         },
         errors={kind: errors[kind] for kind in ERROR_KINDS},
+        # Every type seen in a pair, errors or not: the same names every epoch.
         errors_per_type={
-            t: {kind: counter[kind] for kind in ERROR_KINDS}
-            for t, counter in sorted(errors_per_type.items())
+            t: {kind: errors_per_type.get(t, Counter())[kind] for kind in ERROR_KINDS}
+            for t in sorted(typed)
         },
         by_length={bucket: subsets.score(("length", bucket)) for bucket in LENGTH_BUCKETS},
         seen=subsets.score(("seen", True)) if forms is not None else None,
@@ -329,11 +353,13 @@ class _SubsetCounter:
         self.predicted: Counter[tuple[str, object]] = Counter()
         self.hits: Counter[tuple[str, object]] = Counter()
 
-    def add(self, pair: Pair, tokens: Sequence[str] | None, forms: frozenset[str] | None) -> None:
+    def add(
+        self, pair: Pair, kind: str, tokens: Sequence[str] | None, forms: frozenset[str] | None
+    ) -> None:
         for span, counter in ((pair.gold, self.gold), (pair.predicted, self.predicted)):
             if span is not None:
                 counter.update(self._keys(span, tokens, forms))
-        if pair.kind == "correct":
+        if kind == "correct":
             assert pair.gold is not None
             self.hits.update(self._keys(pair.gold, tokens, forms))
 

@@ -6,8 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from kashgari_mlflow._entities import Scheme
+from kashgari_mlflow._error_analysis import ErrorAnalysis, analyze_spans
 from kashgari_mlflow._keys import mlflow_key
-from kashgari_mlflow._metrics import EntityReport, entity_report, label_report
+from kashgari_mlflow._metrics import (
+    EntityReport,
+    entity_report,
+    label_report,
+    report_from_spans,
+    sentence_spans,
+)
 from kashgari_mlflow._tagger import Tagger
 
 
@@ -36,6 +43,33 @@ def evaluate_entities(
     tagger = tagger or Tagger.from_kashgari(kash_model)
     predicted = tagger.predict_tags(x, batch_size=batch_size)
     return entity_report(y, predicted, scheme=scheme)
+
+
+def score_entities(
+    x: Sequence[Sequence[str]],
+    y: Sequence[Sequence[str]],
+    predicted: Sequence[Sequence[str]],
+    *,
+    scheme: Scheme,
+    seen_forms: frozenset[str] | None = None,
+) -> tuple[EntityReport, ErrorAnalysis]:
+    """Entity scores and error analysis of predicted tags, finding each entity once.
+
+    Args:
+        x: The sentences' tokens.
+        y: Gold tags.
+        predicted: Predicted tags.
+        scheme: How tags form entities.
+        seen_forms: Entity surface forms of the training data, for the
+            seen/unseen split (:func:`kashgari_mlflow._error_analysis.surface_forms`).
+
+    Raises:
+        ValueError: If the lists, or any pair of sentences, differ in length.
+    """
+    gold_spans, predicted_spans, exact = sentence_spans(y, predicted, scheme)
+    report = report_from_spans(gold_spans, predicted_spans, exact)
+    analysis = analyze_spans(gold_spans, predicted_spans, x=x, seen_forms=seen_forms)
+    return report, analysis
 
 
 def evaluate_classes(

@@ -101,13 +101,25 @@ def entity_report(
     Raises:
         ValueError: If the two lists, or any pair of sentences, differ in length.
     """
+    gold, predicted, exact = sentence_spans(y_true, y_pred, scheme)
+    return report_from_spans(gold, predicted, exact)
+
+
+def sentence_spans(
+    y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]], scheme: Scheme = "default"
+) -> tuple[list[list[Span]], list[list[Span]], int]:
+    """The gold and predicted entities of each sentence, and how many sentences are all right.
+
+    Raises:
+        ValueError: If the two lists, or any pair of sentences, differ in length.
+    """
     if len(y_true) != len(y_pred):
         raise ValueError(
             f"y_true has {len(y_true)} sentences but y_pred has {len(y_pred)}: "
             "pass one predicted tag sequence per gold sequence."
         )
-    gold: set[tuple[int, Span]] = set()
-    predicted: set[tuple[int, Span]] = set()
+    gold: list[list[Span]] = []
+    predicted: list[list[Span]] = []
     exact_sentences = 0
     for index, (true_tags, pred_tags) in enumerate(zip(y_true, y_pred, strict=True)):
         if len(true_tags) != len(pred_tags):
@@ -116,14 +128,22 @@ def entity_report(
                 "predicted tags: predictions must cover every token."
             )
         exact_sentences += list(true_tags) == list(pred_tags)
-        gold.update((index, span) for span in extract_spans(true_tags, scheme))
-        predicted.update((index, span) for span in extract_spans(pred_tags, scheme))
+        gold.append(extract_spans(true_tags, scheme))
+        predicted.append(extract_spans(pred_tags, scheme))
+    return gold, predicted, exact_sentences
 
-    support = Counter(span.type for _, span in gold)
-    predicted_count = Counter(span.type for _, span in predicted)
-    hits = Counter(span.type for _, span in gold & predicted)
+
+def report_from_spans(
+    gold: Sequence[Sequence[Span]], predicted: Sequence[Sequence[Span]], exact_sentences: int
+) -> EntityReport:
+    """The :func:`entity_report` of entities already found by :func:`sentence_spans`."""
+    gold_set = {(index, span) for index, spans in enumerate(gold) for span in spans}
+    predicted_set = {(index, span) for index, spans in enumerate(predicted) for span in spans}
+    support = Counter(span.type for _, span in gold_set)
+    predicted_count = Counter(span.type for _, span in predicted_set)
+    hits = Counter(span.type for _, span in gold_set & predicted_set)
     report = _aggregate(support, predicted_count, hits)
-    return replace(report, sentence_accuracy=_ratio(exact_sentences, len(y_true)))
+    return replace(report, sentence_accuracy=_ratio(exact_sentences, len(gold)))
 
 
 def _aggregate(

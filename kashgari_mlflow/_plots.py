@@ -60,3 +60,36 @@ def f1_by_type(scores: Mapping[str, float], path: str, title: str) -> bool:
     figure.tight_layout()
     figure.savefig(path)
     return True
+
+
+def type_confusion_chart(confusion: Mapping[str, Any], path: str, title: str) -> bool:
+    """Heat map of gold type x predicted type counts; return False when it is empty.
+
+    Args:
+        confusion: What :func:`kashgari_mlflow._error_artifacts.type_confusion` returned.
+        path: PNG file to write.
+        title: The chart's title.
+    """
+    labels: list[str] = list(confusion["labels"])
+    counts: list[list[int]] = confusion["gold_by_predicted"]
+    if len(labels) < 2 or not any(any(row) for row in counts):
+        return False
+    size = 0.55 * len(labels) + 2.2
+    figure = _figure(size + 1.0, size)
+    axes = figure.add_subplot(1, 1, 1)
+    image = axes.imshow(counts, cmap="Blues")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axes.set_yticks(range(len(labels)), labels)
+    high = max(max(row) for row in counts)
+    for row, values in enumerate(counts):
+        for column, value in enumerate(values):
+            if value:
+                color = "white" if value > high / 2 else "black"
+                axes.text(column, row, str(value), ha="center", va="center", color=color)
+    axes.set_xlabel("predicted type")
+    axes.set_ylabel("gold type")
+    axes.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path)
+    return True

@@ -54,14 +54,25 @@ def test_zero_argument_callback_tracks_everything(small_data, tracking_uri):
         "learning_rate",
         "val_entity_f1",
         "val_entity_f1/PER",
+        "val_strict_f1",
+        "val_partial_partial",
+        "val_errors_boundary",
+        "val_unseen_entity_f1",
+        "val_entity_f1_length_1",
     ):
         assert steps(client, run.info.run_id, key) == list(range(EPOCHS)), key
+    # The error analysis scores the same predictions as the entity F1.
+    strict = client.get_metric_history(run.info.run_id, "val_strict_f1")
+    entity = client.get_metric_history(run.info.run_id, "val_entity_f1")
+    assert [m.value for m in strict] == pytest.approx([m.value for m in entity])
 
     pyfunc = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     (answer,) = pyfunc.predict(["John lives in New York"])
     assert len(answer["tags"]) == 5
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "entity_report")}
     assert artifacts == {"entity_report/report.txt", "entity_report/report.json"}
+    analysis = {a.path for a in client.list_artifacts(run.info.run_id, "error_analysis")}
+    assert {"error_analysis/type_confusion.json", "error_analysis/errors.html"} <= analysis
 
 
 def test_users_active_run_is_reused_and_left_open(small_data, tracking_uri):

@@ -29,7 +29,7 @@ def test_default_environment_never_scans_the_installed_packages(monkeypatch):
 
     monkeypatch.delenv("MLFLOW_LOCK_MODEL_DEPENDENCIES", raising=False)
     monkeypatch.setattr(environment, "warn_dependency_requirement_mismatches", scan)
-    conda_env, pip_reqs, constraints = default_environment()
+    _, pip_reqs, constraints = default_environment()
     assert [line.split("==")[0] for line in pip_reqs] == ["mlflow", "tensorflow"]
     assert constraints == []
 

@@ -14,6 +14,7 @@ from kashgari_mlflow._error_analysis import (
     surface_forms,
 )
 from kashgari_mlflow._metrics import entity_report
+from tests.conftest import SHARED_WNUT17
 
 # One sentence per kind of pair; the comment says what each is.
 GOLD = [
@@ -71,7 +72,7 @@ def test_errors_are_broken_down_by_kind_and_gold_type():
     assert analysis.errors_per_type["ORG"]["spurious"] == 1
     assert analysis.schemes_per_type["PER"]["strict"] == SchemeCounts(correct=1, missed=1)
     assert [index for index, _ in analysis.sentence_errors] == [0, 1, 2, 3, 4, 5]
-    assert [pair.kind for pair in analysis.sentence_errors[0][1]] == ["type"]
+    assert [pair.kind for pair in analysis.sentence_errors[0][1]] == ["correct", "type"]
 
 
 def test_a_prediction_splitting_one_entity_pairs_its_larger_part():
@@ -156,5 +157,51 @@ def test_every_scheme_accounts_for_every_gold_and_predicted_entity(data):
         assert counts.possible == gold_count, name
         assert counts.actual == pred_count, name
     assert analysis.schemes["strict"].f1 == pytest.approx(entity_report(gold, pred).micro.f1)
-    listed = sum(len(pairs) for _, pairs in analysis.sentence_errors)
+    listed = sum(p.kind != "correct" for _, pairs in analysis.sentence_errors for p in pairs)
     assert sum(analysis.errors.values()) == listed
+
+
+def _corrupt(tags: list[str], index: int) -> list[str]:
+    """Every kind of error, in turn: drop an entity, retype it, shorten it, add one."""
+    out = list(tags)
+    spans = extract_spans(tags)
+    if spans:
+        span = spans[0]
+        kind = index % 4
+        if kind == 0:
+            out[span.start : span.end] = ["O"] * (span.end - span.start)
+        elif kind == 1:
+            new_type = "person" if span.type != "person" else "location"
+            out[span.start : span.end] = [f"{t[:2]}{new_type}" for t in tags[span.start : span.end]]
+        elif kind == 2 and span.end - span.start > 1:
+            out[span.end - 1] = "O"
+    elif index % 3 == 0 and out:
+        out[-1] = "B-group"
+    return out
+
+
+@pytest.mark.skipif(not SHARED_WNUT17.is_dir(), reason="../shared/data/wnut17 is not present")
+def test_on_wnut17_dev_the_counts_add_up_and_strict_equals_entity_f1():
+    from kashgari_mlflow import read_conll
+
+    train_x, train_y = read_conll(SHARED_WNUT17 / "train.conll")
+    x, gold = read_conll(SHARED_WNUT17 / "dev.conll")
+    pred = [_corrupt(tags, index) for index, tags in enumerate(gold)]
+    analysis = analyze(gold, pred, x=x, seen_forms=surface_forms(train_x, train_y))
+    report = entity_report(gold, pred)
+    gold_mentions = sum(len(extract_spans(tags)) for tags in gold)
+    predicted_mentions = sum(len(extract_spans(tags)) for tags in pred)
+    for name in SEMEVAL_SCHEMES:
+        counts = analysis.schemes[name]
+        assert counts.correct + counts.incorrect + counts.partial + counts.missed == gold_mentions
+        assert counts.correct + counts.incorrect + counts.partial + counts.spurious == (
+            predicted_mentions
+        )
+    strict = analysis.schemes["strict"]
+    assert (strict.precision, strict.recall, strict.f1) == pytest.approx(
+        (report.micro.precision, report.micro.recall, report.micro.f1)
+    )
+    assert all(analysis.errors[kind] > 0 for kind in ("missed", "type", "boundary", "spurious"))
+    assert analysis.seen is not None and analysis.unseen is not None
+    assert analysis.seen.support + analysis.unseen.support == gold_mentions
+    assert sum(score.support for score in analysis.by_length.values()) == gold_mentions

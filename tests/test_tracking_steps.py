@@ -112,3 +112,45 @@ def test_evaluator_without_data_or_with_every_n_0_never_scores() -> None:
 def test_classification_scores_are_named_val_class() -> None:
     evaluator = _CountingEvaluator((["a b"], ["x"]), 1, task="classification")
     assert "val_class_f1" in evaluator.metrics(0, 0, 1)
+
+
+class _FixedTagger:
+    def __init__(self, answer: list[list[str]]) -> None:
+        self.answer = answer
+
+    def predict_tags(self, x: Any, batch_size: int = 64) -> list[list[str]]:
+        return self.answer
+
+
+def test_labeling_scores_come_with_the_error_analysis_of_the_same_predictions() -> None:
+    x = [["John", "lives", "in", "Paris"], ["Hi"]]
+    y = [["B-PER", "O", "O", "B-LOC"], ["O"]]
+    training = ([["PARIS", "is", "big"]], [["B-LOC", "O", "O"]])
+    evaluator = Evaluator(object(), "labeling", (x, y), train_data=training)
+    evaluator._tagger = _FixedTagger([["B-PER", "O", "O", "O"], ["O"]])  # type: ignore[assignment]
+    metrics = evaluator.metrics(0, step=0, epochs=1)
+    assert metrics["val_strict_f1"] == pytest.approx(metrics["val_entity_f1"])
+    assert (metrics["val_strict_correct"], metrics["val_strict_missed"]) == (1, 1)
+    assert metrics["val_errors_missed/LOC"] == 1
+    assert metrics["val_errors_missed/PER"] == 0  # every type, every epoch: no gaps in charts
+    assert metrics["val_seen_entity_recall"] == 0.0  # "Paris" is in the training data, missed
+    assert metrics["val_unseen_entity_recall"] == 1.0  # "John" is not, found
+    assert metrics["val_sentence_accuracy"] == 0.5
+    assert evaluator.last_analysis is not None
+    assert [index for index, _ in evaluator.last_analysis.sentence_errors] == [0]
+
+
+def test_without_training_data_there_is_no_seen_unseen_split() -> None:
+    evaluator = Evaluator(object(), "labeling", ([["John"]], [["B-PER"]]))
+    evaluator._tagger = _FixedTagger([["B-PER"]])  # type: ignore[assignment]
+    metrics = evaluator.metrics(0, step=0, epochs=1)
+    assert metrics["val_strict_f1"] == 1.0
+    assert not any(name.startswith(("val_seen", "val_unseen")) for name in metrics)
+
+
+def test_training_data_that_are_not_token_lists_only_skip_the_seen_unseen_split() -> None:
+    evaluator = Evaluator(object(), "labeling", ([["John"]], [["B-PER"]]), train_data=([1], [2]))
+    evaluator._tagger = _FixedTagger([["B-PER"]])  # type: ignore[assignment]
+    metrics = evaluator.metrics(0, step=0, epochs=1)
+    assert metrics["val_strict_f1"] == 1.0
+    assert "val_seen_entity_f1" not in metrics

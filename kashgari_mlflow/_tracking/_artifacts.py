@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kashgari_mlflow._error_analysis import ErrorAnalysis
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._params import model_params
 from kashgari_mlflow._redaction import Redactor
@@ -102,6 +103,53 @@ def _log_charts(
             scores = {redactor.text(name): score.f1 for name, score in report.per_type.items()}
             if f1_by_type(scores, bars, f"{kind.capitalize()} F1 by type (validation)"):
                 client.log_artifact(run_id, bars, "plots")
+
+
+def log_error_analysis(
+    run: TrackedRun, logged: tuple[int, ErrorAnalysis] | None, x: Sequence[Sequence[str]] | None
+) -> None:
+    """Upload the logged epoch's error analysis for people to read, under ``error_analysis/``.
+
+    ``type_confusion.json`` and ``plots/entity_type_confusion.png`` (gold type x
+    predicted type), ``error_sentences.json`` (an MLflow table of the sentences
+    with errors, most first, capped), and ``errors.html`` (gold and predicted
+    entities of those sentences). The table is one file: a later fit in the same
+    run appends its rows (the ``epoch`` column tells them apart), so MLflow's tag
+    listing a run's tables stays short.
+
+    Args:
+        run: The run to upload to.
+        logged: ``(step, analysis)`` of the logged epoch, or None (nothing is uploaded).
+        x: The evaluated sentences' tokens.
+    """
+    if logged is None or x is None:
+        return
+    with run.sender.policy.guard("log the error analysis"):
+        _log_error_analysis(run.sender.client, run.run_id, *logged, x)
+
+
+def _log_error_analysis(
+    client: Any, run_id: str, step: int, analysis: ErrorAnalysis, x: Sequence[Sequence[str]]
+) -> None:
+    from kashgari_mlflow._error_artifacts import error_page, error_rows, type_confusion
+
+    redactor = Redactor()
+    confusion = redactor.scrub(type_confusion(analysis), "artifact error_analysis")
+    client.log_dict(run_id, confusion, "error_analysis/type_confusion.json")
+    rows = redactor.scrub(error_rows(analysis, x, step), "artifact error_analysis")
+    if rows:
+        table = {key: [row[key] for row in rows] for key in rows[0]}
+        client.log_table(run_id, table, "error_analysis/error_sentences.json")
+    page = redactor.scrub(error_page(analysis, x, step), "artifact error_analysis")
+    client.log_text(run_id, page, "error_analysis/errors.html")
+    try:
+        from kashgari_mlflow._plots import type_confusion_chart
+    except ImportError:  # matplotlib is optional for charts
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        chart = os.path.join(folder, "entity_type_confusion.png")
+        if type_confusion_chart(confusion, chart, f"Entity types, gold x predicted (step {step})"):
+            client.log_artifact(run_id, chart, "plots")
 
 
 def model_summary(tf_model: Any) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 from kashgari_mlflow._discovery import FitContext
 from kashgari_mlflow._entities import Scheme
-from kashgari_mlflow._evaluation import evaluate_classes, evaluate_entities, report_metrics
+from kashgari_mlflow._error_analysis import ErrorAnalysis, analysis_metrics, surface_forms
+from kashgari_mlflow._evaluation import evaluate_classes, report_metrics, score_entities
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._tagger import Tagger
 
@@ -35,6 +37,8 @@ class Evaluator:
         every_n: Evaluation frequency; 0 turns it off.
         scheme: How tags form entities.
         batch_size: Sentences per forward pass.
+        train_data: The training ``(x, y)``: entities whose words occur in it
+            are "seen" (``val_seen_entity_f1``), the others "unseen".
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class Evaluator:
         every_n: int = 1,
         scheme: Scheme = "default",
         batch_size: int = 64,
+        train_data: tuple[Sequence[Any], Sequence[Any]] | None = None,
     ) -> None:
         self.kash_model = kash_model
         self.task = task
@@ -54,8 +59,11 @@ class Evaluator:
         self.scheme: Scheme = scheme
         self.batch_size = batch_size
         self.prefix = "val_entity" if task == "labeling" else "val_class"
+        self.train_data = train_data
         self.last_report: EntityReport | None = None
         self.last_report_step: int | None = None
+        #: The error analysis of the last scored epoch (labeling), or None.
+        self.last_analysis: ErrorAnalysis | None = None
         self._tagger: Tagger | None = None
 
     @property
@@ -67,31 +75,51 @@ class Evaluator:
         """The scores of ``epoch`` as metrics when it is due, else nothing."""
         if self.data is None or not evaluation_due(epoch, self.every_n, epochs):
             return {}
+        self.last_analysis = None
         report = self.evaluate()
         self.last_report, self.last_report_step = report, step
-        return report_metrics(report, self.prefix)
+        metrics = report_metrics(report, self.prefix)
+        if self.last_analysis is not None:
+            metrics.update(analysis_metrics(self.last_analysis, "val"))
+        return metrics
 
     def report_of(self, step: int) -> EntityReport | None:
         """The report of ``step``, if that epoch was scored."""
         return self.last_report if self.last_report_step == step else None
 
+    def analysis_of(self, step: int) -> ErrorAnalysis | None:
+        """The error analysis of ``step``, if that epoch was scored (labeling only)."""
+        return self.last_analysis if self.last_report_step == step else None
+
     def evaluate(self) -> EntityReport:
-        """Score the model on the data now."""
+        """Score the model on the data now (a labeling model: also ``last_analysis``)."""
         assert self.data is not None
         x, y = self.data
         if self.task == "classification":
             return evaluate_classes(self.kash_model, x, y, batch_size=self.batch_size)
+        if len(x) != len(y):
+            raise ValueError(
+                f"Evaluation data has {len(x)} sentences but {len(y)} tag sequences; pass one "
+                "tag list per sentence."
+            )
         if self._tagger is None:
             # Kept for the whole fit, so the tagger's graph is traced once.
             self._tagger = Tagger.from_kashgari(self.kash_model)
-        return evaluate_entities(
-            self.kash_model,
-            x,
-            y,
-            scheme=self.scheme,
-            batch_size=self.batch_size,
-            tagger=self._tagger,
+        predicted = self._tagger.predict_tags(x, batch_size=self.batch_size)
+        report, self.last_analysis = score_entities(
+            x, y, predicted, scheme=self.scheme, seen_forms=self.seen_forms
         )
+        return report
+
+    @cached_property
+    def seen_forms(self) -> frozenset[str] | None:
+        """Entity surface forms of the training data, found once per fit (None without it)."""
+        if self.train_data is None:
+            return None
+        try:
+            return surface_forms(*self.train_data, scheme=self.scheme)
+        except (AttributeError, TypeError, ValueError):  # not token and tag lists: no split
+            return None
 
 
 def evaluation_data(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from kashgari_mlflow._tracking._artifacts import log_reports
+from kashgari_mlflow._tracking._artifacts import log_error_analysis, log_reports
 from kashgari_mlflow._tracking._fit_state import FitState
 from kashgari_mlflow._tracking._model_logging import input_example, log_trained_model
 
@@ -35,6 +35,8 @@ def log_fit_end(options: ModelOptions, fit: FitState, tf_model: Any) -> Any:
     """
     kash_model, task = fit.context.kash_model, fit.evaluator.task
     log_reports(fit.run, kash_model, tf_model, task, fit.logged_report(), fit.history)
+    data = fit.evaluator.data
+    log_error_analysis(fit.run, fit.logged_analysis(), data[0] if data is not None else None)
     if not options.log_model:
         return None
     tokenizer = options.chosen_tokenizer or options.tokenizer

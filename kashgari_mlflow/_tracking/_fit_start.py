@@ -59,6 +59,7 @@ def start_fit(
         every_n=options.eval_every_n_epochs,
         scheme=options.scheme,
         batch_size=options.eval_batch_size,
+        train_data=training_data(context),
     )
     monitor = options.monitor or default_monitor(task, evaluator.enabled, data is not None)
     run = TrackedRun.open(
@@ -81,6 +82,13 @@ def start_fit(
     best = BestEpoch(monitor, options.mode) if options.log_model == "best" else None
     import_in_background()  # the charts' matplotlib, while the epochs run
     return FitState(run, context, evaluator, best, StepCounter(first_free))
+
+
+def training_data(context: FitContext) -> tuple[Any, Any] | None:
+    """The fit's training ``(x, y)``, when ``fit`` was given both."""
+    if context.train_x is None or context.train_y is None:
+        return None
+    return context.train_x, context.train_y
 
 
 def log_fit_start(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kashgari_mlflow._discovery import FitContext
+from kashgari_mlflow._error_analysis import ErrorAnalysis
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._tracking._artifacts import MetricHistory
 from kashgari_mlflow._tracking._best import BestEpoch
@@ -28,6 +29,7 @@ class FitState:
         steps: Epoch and batch steps.
         history: Every metric by step (for the learning curves).
         last_step: The step of the last epoch that ended.
+        best_analysis: The error analysis of the best epoch, and its step.
     """
 
     run: TrackedRun
@@ -37,13 +39,16 @@ class FitState:
     steps: StepCounter
     history: MetricHistory = field(default_factory=MetricHistory)
     last_step: int | None = None
+    best_analysis: tuple[int, ErrorAnalysis] | None = None
 
     def end_epoch(
         self, step: int, metrics: Mapping[str, float], weights: Callable[[], list[Any]]
     ) -> None:
         """Remember the epoch (best epoch, history) and queue its metrics."""
-        if self.best is not None:
-            self.best.update(step, metrics, weights, self.evaluator.report_of(step))
+        report = self.evaluator.report_of(step)
+        if self.best is not None and self.best.update(step, metrics, weights, report):
+            analysis = self.evaluator.analysis_of(step)
+            self.best_analysis = (step, analysis) if analysis is not None else None
         self.last_step = step
         self.history.record(metrics, step)
         self.run.sender.queue_metrics(metrics, step)
@@ -61,6 +66,13 @@ class FitState:
         if self.best is not None and self.best.report is not None:
             return self.best.report
         return self.evaluator.last_report
+
+    def logged_analysis(self) -> tuple[int, ErrorAnalysis] | None:
+        """``(step, error analysis)`` of the epoch whose weights are logged, if it was scored."""
+        if self.best is not None and self.best.report is not None:
+            return self.best_analysis
+        step, analysis = self.evaluator.last_report_step, self.evaluator.last_analysis
+        return (step, analysis) if step is not None and analysis is not None else None
 
     def logged_weights(self) -> list[Any] | None:
         """The best epoch's weights when they are not the network's current ones, else None."""
