@@ -33,7 +33,15 @@ def test_artifacts_and_datasets_of_a_run(data, tracking_uri):
     def listing(folder):
         return {a.path for a in client.list_artifacts(run_id, folder)}
 
-    assert listing("plots") == {"plots/learning_curves.png", "plots/entity_f1_by_type.png"}
+    assert listing("plots") == {
+        "plots/learning_curves.png",
+        "plots/entity_f1_by_type.png",
+        "plots/entity_type_confusion.png",
+    }
+    confusion_file = client.download_artifacts(run_id, "error_analysis/type_confusion.json")
+    confusion = json.loads(Path(confusion_file).read_text())
+    assert set(confusion["labels"]) >= {"PER", "LOC", "ORG", "(none)"}
+    assert "error_analysis/errors.html" in listing("error_analysis")
     assert listing("kashgari") == {
         "kashgari/labels.json",
         "kashgari/model_config.json",
