@@ -163,6 +163,12 @@ def migrated_store(folder: Path) -> Path:
     return path
 
 
+def rotated(items: list[Any], repeat: int) -> list[Any]:
+    """``items`` in the order of repeat number ``repeat``: each repeat starts one later."""
+    shift = repeat % len(items)
+    return items[shift:] + items[:shift]
+
+
 def run_pairs(
     epoch_counts: list[int],
     pairs: int,
@@ -184,8 +190,7 @@ def run_pairs(
             run_child(variant, 1, 64, store)
         for pair in range(pairs):
             for epochs in epoch_counts:
-                order = variants[pair % len(variants) :] + variants[: pair % len(variants)]
-                for variant in order:
+                for variant in rotated(variants, pair):
                     result = run_child(variant, epochs, train_sentences, store)
                     runs.append({"pair": pair, "epochs": epochs, "variant": variant, **result})
                     log(f"  pair {pair} {epochs:3d} epochs {variant:18s} " + ", ".join(

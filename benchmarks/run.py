@@ -33,7 +33,8 @@ WNUT = ROOT.parent / "shared" / "data" / "wnut17"
 sys.path[:0] = [str(ROOT), str(ROOT / "examples"), str(Path(__file__).resolve().parent)]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from raw_results import write_raw_results  # noqa: E402 - after the sys.path line
+from cold import rotated  # noqa: E402 - after the sys.path line
+from raw_results import write_raw_results  # noqa: E402
 
 RESULTS = ROOT / "docs" / "benchmarks" / "latest.json"
 CHART = ROOT / "benchmarks" / "results" / "latest.png"
@@ -152,12 +153,6 @@ def training_overhead(data: Any, args: argparse.Namespace, workdir: Path) -> dic
             times[name].append(seconds)
             print(f"  repeat {repeat + 1}: {name}: {seconds:.1f} s", flush=True)
     return times
-
-
-def rotated(items: list[Any], repeat: int) -> list[Any]:
-    """``items`` in the order of repeat number ``repeat``: each repeat starts one later."""
-    shift = repeat % len(items)
-    return items[shift:] + items[:shift]
 
 
 def inference_costs(data: Any, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:

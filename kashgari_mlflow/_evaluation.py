@@ -10,7 +10,6 @@ from kashgari_mlflow._error_analysis import ErrorAnalysis, analyze_spans
 from kashgari_mlflow._keys import mlflow_key
 from kashgari_mlflow._metrics import (
     EntityReport,
-    entity_report,
     label_report,
     report_from_spans,
     sentence_spans,
@@ -35,14 +34,31 @@ def evaluate_entities(
     Raises:
         ValueError: If ``x`` and ``y`` differ in length, sentence for sentence.
     """
+    return tag_and_score(tagger or Tagger.from_kashgari(kash_model), x, y, scheme=scheme,
+                         batch_size=batch_size)[0]  # fmt: skip
+
+
+def tag_and_score(
+    tagger: Tagger,
+    x: Sequence[Sequence[str]],
+    y: Sequence[Sequence[str]],
+    *,
+    scheme: Scheme,
+    batch_size: int,
+    seen_forms: frozenset[str] | None = None,
+) -> tuple[EntityReport, ErrorAnalysis]:
+    """One forward pass over ``x``, then :func:`score_entities` against ``y``.
+
+    Raises:
+        ValueError: If ``x`` and ``y`` differ in length, sentence for sentence.
+    """
     if len(x) != len(y):
         raise ValueError(
             f"Evaluation data has {len(x)} sentences but {len(y)} tag sequences; pass one tag "
             "list per sentence."
         )
-    tagger = tagger or Tagger.from_kashgari(kash_model)
     predicted = tagger.predict_tags(x, batch_size=batch_size)
-    return entity_report(y, predicted, scheme=scheme)
+    return score_entities(x, y, predicted, scheme=scheme, seen_forms=seen_forms)
 
 
 def score_entities(

@@ -9,7 +9,7 @@ from typing import Any
 from kashgari_mlflow._discovery import FitContext
 from kashgari_mlflow._entities import Scheme
 from kashgari_mlflow._error_analysis import ErrorAnalysis, analysis_metrics, surface_forms
-from kashgari_mlflow._evaluation import evaluate_classes, report_metrics, score_entities
+from kashgari_mlflow._evaluation import evaluate_classes, report_metrics, tag_and_score
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._tagger import Tagger
 
@@ -97,18 +97,13 @@ class Evaluator:
         x, y = self.data
         if self.task == "classification":
             return evaluate_classes(self.kash_model, x, y, batch_size=self.batch_size)
-        if len(x) != len(y):
-            raise ValueError(
-                f"Evaluation data has {len(x)} sentences but {len(y)} tag sequences; pass one "
-                "tag list per sentence."
-            )
         if self._tagger is None:
             # Kept for the whole fit, so the tagger's graph is traced once.
             self._tagger = Tagger.from_kashgari(self.kash_model)
-        predicted = self._tagger.predict_tags(x, batch_size=self.batch_size)
-        report, self.last_analysis = score_entities(
-            x, y, predicted, scheme=self.scheme, seen_forms=self.seen_forms
-        )
+        report, self.last_analysis = tag_and_score(
+            self._tagger, x, y, scheme=self.scheme, batch_size=self.batch_size,
+            seen_forms=self.seen_forms,
+        )  # fmt: skip
         return report
 
     @cached_property
