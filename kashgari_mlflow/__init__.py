@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from kashgari_mlflow._autolog import autolog
     from kashgari_mlflow._compat import support_gensim4
     from kashgari_mlflow._conll import read_conll
+    from kashgari_mlflow._evaluate_model import evaluate_model
     from kashgari_mlflow._loading import ModelFilesError
     from kashgari_mlflow._registry import IncompleteModelError
     from kashgari_mlflow._tokenizer_choice import TokenizerWarning
@@ -35,6 +36,7 @@ __all__ = [
     "TrackingWarning",
     "__version__",
     "autolog",
+    "evaluate_model",
     "load_model",
     "log_model",
     "read_conll",
@@ -44,6 +46,7 @@ __all__ = [
 
 _LAZY = {
     "autolog": "kashgari_mlflow._autolog",
+    "evaluate_model": "kashgari_mlflow._evaluate_model",
     "FLAVOR_NAME": "kashgari_mlflow.flavor",
     "IncompleteModelError": "kashgari_mlflow._registry",
     "MlflowCallback": "kashgari_mlflow.callbacks",

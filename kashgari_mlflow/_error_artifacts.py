@@ -46,39 +46,40 @@ def type_confusion(analysis: ErrorAnalysis) -> dict[str, Any]:
 def error_rows(
     analysis: ErrorAnalysis,
     x: Sequence[Sequence[str]],
-    epoch: int,
+    epoch: int | None,
     limit: int = MAX_TABLE_ROWS,
 ) -> list[dict[str, Any]]:
     """One row per sentence with errors, most errors first, at most ``limit`` rows.
 
     Each row: ``sentence``, ``gold`` and ``predicted`` spans as ``TYPE: words``
     joined by ``; ``, ``errors`` (the kinds, in sentence order), ``error_count``
-    and ``epoch``.
+    and, during training, ``epoch`` (None, as for a model's evaluation, leaves it out).
     """
     ranked = _most_errors_first(analysis)
     rows = []
     for index, pairs in ranked[:limit]:
         tokens = x[index]
-        rows.append({
+        row = {
             "sentence": " ".join(tokens),
             "gold": _spans_text(tokens, [p.gold for p in pairs if p.gold is not None]),
             "predicted": _spans_text(tokens, [p.predicted for p in pairs if p.predicted]),
             "errors": ", ".join(_kinds(pairs)),
             "error_count": len(_kinds(pairs)),
-            "epoch": epoch,
-        })  # fmt: skip
+        }
+        rows.append(row if epoch is None else {**row, "epoch": epoch})
     return rows
 
 
 def error_page(
     analysis: ErrorAnalysis,
     x: Sequence[Sequence[str]],
-    epoch: int,
+    epoch: int | None,
     limit: int = MAX_PAGE_SENTENCES,
 ) -> str:
     """An HTML page showing gold and predicted entities of the sentences with most errors.
 
     Every token, type and count is escaped. The page has no script and loads nothing.
+    ``epoch`` None (a model's evaluation) leaves the epoch out of the title.
     """
     sections = []
     for index, pairs in _most_errors_first(analysis)[:limit]:
@@ -92,10 +93,11 @@ def error_page(
             f"<p><b>predicted</b> {_marked(tokens, predicted)}</p></section>"
         )
     errors = ", ".join(f"{html.escape(k)} {n}" for k, n in analysis.errors.items())
+    title = "Entity errors" if epoch is None else f"Entity errors at epoch {epoch}"
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>Entity errors, epoch {epoch}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>Entity errors at epoch {epoch}</h1><p>{errors}. The {len(sections)} sentences "
+        f"<title>{title}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{title}</h1><p>{errors}. The {len(sections)} sentences "
         f"with the most errors (of {len(analysis.sentence_errors)} with any).</p>"
         + "".join(sections)
         + "</body></html>\n"

@@ -128,28 +128,72 @@ def log_error_analysis(
         _log_error_analysis(run.sender.client, run.run_id, *logged, x)
 
 
+def log_evaluation_artifacts(
+    client: Any,
+    run_id: str,
+    report: EntityReport,
+    analysis: ErrorAnalysis,
+    x: Sequence[Sequence[str]],
+) -> list[str]:
+    """Upload a model evaluation's report and error analysis (the callback's files, no epoch).
+
+    ``entity_report/report.txt`` and ``report.json``, ``plots/entity_f1_by_type.png``
+    and everything :func:`log_error_analysis` uploads. Errors propagate: an
+    evaluation that cannot record its results has failed.
+
+    Returns:
+        The artifact paths uploaded, relative to the run's artifact root.
+    """
+    redactor = Redactor()
+    paths = ["entity_report/report.txt", "entity_report/report.json"]
+    client.log_text(run_id, redactor.scrub(report.to_text(), f"artifact {paths[0]}"), paths[0])
+    client.log_dict(run_id, redactor.scrub(report.to_dict(), f"artifact {paths[1]}"), paths[1])
+    paths += _log_error_analysis(client, run_id, None, analysis, x)
+    try:
+        from kashgari_mlflow._plots import f1_by_type
+    except ImportError:  # matplotlib is optional for charts
+        return paths
+    with tempfile.TemporaryDirectory() as folder:
+        bars = os.path.join(folder, "entity_f1_by_type.png")
+        scores = {redactor.text(name): score.f1 for name, score in report.per_type.items()}
+        if f1_by_type(scores, bars, "Entity F1 by type (evaluation)"):
+            client.log_artifact(run_id, bars, "plots")
+            paths.append("plots/entity_f1_by_type.png")
+    return paths
+
+
 def _log_error_analysis(
-    client: Any, run_id: str, step: int, analysis: ErrorAnalysis, x: Sequence[Sequence[str]]
-) -> None:
+    client: Any,
+    run_id: str,
+    step: int | None,
+    analysis: ErrorAnalysis,
+    x: Sequence[Sequence[str]],
+) -> list[str]:
     from kashgari_mlflow._error_artifacts import error_page, error_rows, type_confusion
 
     redactor = Redactor()
     confusion = redactor.scrub(type_confusion(analysis), "artifact error_analysis")
     client.log_dict(run_id, confusion, "error_analysis/type_confusion.json")
+    paths = ["error_analysis/type_confusion.json"]
     rows = redactor.scrub(error_rows(analysis, x, step), "artifact error_analysis")
     if rows:
         table = {key: [row[key] for row in rows] for key in rows[0]}
         client.log_table(run_id, table, "error_analysis/error_sentences.json")
+        paths.append("error_analysis/error_sentences.json")
     page = redactor.scrub(error_page(analysis, x, step), "artifact error_analysis")
     client.log_text(run_id, page, "error_analysis/errors.html")
+    paths.append("error_analysis/errors.html")
     try:
         from kashgari_mlflow._plots import type_confusion_chart
     except ImportError:  # matplotlib is optional for charts
-        return
+        return paths
+    title = "Entity types, gold x predicted" + ("" if step is None else f" (step {step})")
     with tempfile.TemporaryDirectory() as folder:
         chart = os.path.join(folder, "entity_type_confusion.png")
-        if type_confusion_chart(confusion, chart, f"Entity types, gold x predicted (step {step})"):
+        if type_confusion_chart(confusion, chart, title):
             client.log_artifact(run_id, chart, "plots")
+            paths.append("plots/entity_type_confusion.png")
+    return paths
 
 
 def model_summary(tf_model: Any) -> str:
