@@ -62,7 +62,8 @@ def test_sweep_logs_nested_children_and_registers_the_best(sweep: Any) -> None:
     assert parent.data.tags["best_run_id"] == best.info.run_id
     version = client.get_model_version_by_alias("kashgari-ner", "champion")
     assert version.run_id == best.info.run_id
-    assert "Registered as models:/kashgari-ner@champion" in output
+    assert "models:/kashgari-ner@champion is version 1\n" in output
+    assert parent.data.tags["promoted"] == "true"
 
 
 def test_serve_example_answers_curl(sweep: Any) -> None:
