@@ -15,6 +15,18 @@ by the ``playwright`` package, without ``playwright install``):
 * ``docs/images/per-type-f1-chart.png``: ``val_entity_f1/<type>`` by epoch for
   the three runs.
 
+Then it trains a BiLSTM-CRF on WNUT-17 (``--wnut17``, default
+``../shared/data/wnut17`` beside the checkout), scores the logged model on the
+WNUT-17 test set with ``python -m kashgari_mlflow evaluate`` (an evaluation run)
+and photographs the error analysis:
+
+* ``docs/images/error-analysis-page.png``: the training run's
+  ``error_analysis/errors.html``;
+* ``docs/images/entity-type-confusion.png``: the evaluation run's
+  ``plots/entity_type_confusion.png``;
+* ``docs/images/error-sentences-table.png``: the evaluation run's
+  ``error_analysis/error_sentences.json`` table.
+
 Chromium comes from Debian (``apt-get install chromium``); pass ``--chromium``
 for another binary. The whole script takes a few minutes, mostly training.
 """
@@ -67,7 +79,13 @@ OUTPUTS = (
     "compare-runs.png",
     "entity-f1-by-type.png",
     "per-type-f1-chart.png",
+    "error-analysis-page.png",
+    "entity-type-confusion.png",
+    "error-sentences-table.png",
 )
+WNUT17 = ROOT.parent / "shared" / "data" / "wnut17"
+WNUT_EXPERIMENT = "wnut17-error-analysis"
+WNUT_EPOCHS = 10
 UI_TIMEOUT_MS = 60_000
 
 
@@ -93,6 +111,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--server-timeout", type=float, default=120.0, help="seconds to wait for mlflow server"
     )
+    parser.add_argument(
+        "--wnut17", type=Path, default=WNUT17, help=f"WNUT-17 CoNLL folder ({WNUT17})"
+    )
     return parser.parse_args(argv)
 
 
@@ -109,12 +130,7 @@ def check_chromium(path: str) -> None:
     )
 
 
-def train_runs(workdir: Path, tracking_uri: str) -> list[Run]:
-    """Train the three runs with ``examples/train_ner.py``, or reuse those in the store."""
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri)
-    existing = _finished_runs(client)
+def _environment(tracking_uri: str) -> dict[str, str]:
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": tracking_uri,
@@ -123,6 +139,25 @@ def train_runs(workdir: Path, tracking_uri: str) -> list[Run]:
     }
     for key in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
         env.pop(key, None)
+    return env
+
+
+def _check_call(command: list[str], workdir: Path, env: dict[str, str], what: str) -> str:
+    done = subprocess.run(
+        command, cwd=workdir, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        sys.exit(f"{what} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    return done.stdout
+
+
+def train_runs(workdir: Path, tracking_uri: str) -> list[Run]:
+    """Train the three runs with ``examples/train_ner.py``, or reuse those in the store."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    existing = _finished_runs(client)
+    env = _environment(tracking_uri)
     for name, learning_rate, batch_size in SETTINGS:
         if name in existing:
             print(f"Reusing run {name}.")
@@ -137,13 +172,68 @@ def train_runs(workdir: Path, tracking_uri: str) -> list[Run]:
             "--experiment", EXPERIMENT,
             "--run-name", name,
         ]  # fmt: skip
-        done = subprocess.run(
-            command, cwd=workdir, env=env, capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            sys.exit(f"Training {name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+        _check_call(command, workdir, env, f"Training {name}")
     runs = _finished_runs(client)
     return [runs[name] for name, _, _ in SETTINGS]
+
+
+@dataclass
+class ErrorAnalysisRuns:
+    """The WNUT-17 training run and the evaluation run of its logged model."""
+
+    experiment_id: str
+    training: str
+    evaluation: str
+
+
+def error_analysis_runs(workdir: Path, tracking_uri: str, wnut17: Path) -> ErrorAnalysisRuns:
+    """Train on WNUT-17 and evaluate the model on its test set, or reuse both runs."""
+    import mlflow
+
+    files = {split: wnut17 / f"{split}.conll" for split in ("train", "dev", "test")}
+    missing = [str(path) for path in files.values() if not path.is_file()]
+    if missing:
+        sys.exit(f"WNUT-17 is needed for the error-analysis screenshots; missing {missing}. "
+                 "Pass its folder with --wnut17 PATH.")  # fmt: skip
+    client = mlflow.MlflowClient(tracking_uri)
+    env = _environment(tracking_uri)
+    names = {"training": "wnut17-bilstm-crf", "evaluation": "wnut17-test-evaluation"}
+    if _named_run(client, names["training"]) is None:
+        print(f"Training {names['training']} ({WNUT_EPOCHS} epochs) ...", flush=True)
+        command = [
+            sys.executable, str(ROOT / "examples" / "train_ner.py"),
+            "--train", str(files["train"]), "--dev", str(files["dev"]),
+            "--epochs", str(WNUT_EPOCHS), "--batch-size", "64",
+            "--experiment", WNUT_EXPERIMENT, "--run-name", names["training"], "--predict",
+        ]  # fmt: skip
+        _check_call(command, workdir, env, "Training on WNUT-17")
+    training = _named_run(client, names["training"])
+    assert training is not None
+    if _named_run(client, names["evaluation"]) is None:
+        print("Evaluating the logged model on the WNUT-17 test set ...", flush=True)
+        command = [
+            sys.executable, "-m", "kashgari_mlflow", "evaluate",
+            f"runs:/{training.info.run_id}/model", str(files["test"]),
+            "--train-data", str(files["train"]),
+            "--experiment", WNUT_EXPERIMENT, "--run-name", names["evaluation"],
+        ]  # fmt: skip
+        print(_check_call(command, workdir, env, "Evaluating on WNUT-17"), end="")
+    evaluation = _named_run(client, names["evaluation"])
+    assert evaluation is not None
+    return ErrorAnalysisRuns(
+        training.info.experiment_id, training.info.run_id, evaluation.info.run_id
+    )
+
+
+def _named_run(client: Any, name: str) -> Any:
+    experiment = client.get_experiment_by_name(WNUT_EXPERIMENT)
+    if experiment is None:
+        return None
+    found = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"attributes.status = 'FINISHED' and attributes.run_name = '{name}'",
+    )
+    return found[0] if found else None
 
 
 def _finished_runs(client: Any) -> dict[str, Run]:
@@ -229,8 +319,15 @@ def _tail(path: Path, size: int = 3000) -> str:
     return path.read_text(encoding="utf-8", errors="replace")[-size:]
 
 
-def shoot(url: str, experiment_id: str, runs: list[Run], chromium: str, out: Path) -> None:
-    """Photograph the runs table, the compare view and the per-type F1 charts."""
+def shoot(
+    url: str,
+    experiment_id: str,
+    runs: list[Run],
+    errors: ErrorAnalysisRuns,
+    chromium: str,
+    out: Path,
+) -> None:
+    """Photograph the runs table, the compare view, the per-type F1 charts, the error analysis."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -251,8 +348,23 @@ def shoot(url: str, experiment_id: str, runs: list[Run], chromium: str, out: Pat
             page.set_default_timeout(UI_TIMEOUT_MS)
             _runs_table(page, url, experiment_id, runs, out / "runs-table.png")
             _compare_view(page, url, compare, runs, out / "compare-runs.png")
-            _artifact_view(page, url, experiment_id, _median(runs), out / "entity-f1-by-type.png")
+            _artifact_view(
+                page, url, experiment_id, _median(runs).run_id, "plots/entity_f1_by_type.png",
+                out / "entity-f1-by-type.png",
+            )  # fmt: skip
             _type_charts(page, url, experiment_id, runs, out / "per-type-f1-chart.png")
+            _artifact_view(
+                page, url, errors.experiment_id, errors.training, "error_analysis/errors.html",
+                out / "error-analysis-page.png",
+            )  # fmt: skip
+            _artifact_view(
+                page, url, errors.experiment_id, errors.evaluation,
+                "plots/entity_type_confusion.png", out / "entity-type-confusion.png",
+            )  # fmt: skip
+            _artifact_view(
+                page, url, errors.experiment_id, errors.evaluation,
+                "error_analysis/error_sentences.json", out / "error-sentences-table.png",
+            )  # fmt: skip
         finally:
             browser.close()
 
@@ -303,15 +415,26 @@ def _compare_view(
     page.screenshot(path=path)
 
 
-def _artifact_view(page: Any, url: str, experiment_id: str, run: Run, path: Path) -> None:
-    artifact = "plots/entity_f1_by_type.png"
-    page.goto(f"{url}/#/experiments/{experiment_id}/runs/{run.run_id}/artifacts/{artifact}")
-    page.get_by_text(artifact, exact=True).first.wait_for(state="visible")
+def _artifact_view(
+    page: Any, url: str, experiment_id: str, run_id: str, artifact: str, path: Path
+) -> None:
+    # A new document: within one run's page MLflow keeps the artifact already selected.
+    page.goto("about:blank")
+    page.goto(f"{url}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/{artifact}")
+    if artifact.endswith(".json"):  # a table MLflow shows as one ("View as table")
+        page.get_by_text("View as table").first.wait_for(state="visible")
+    else:
+        page.get_by_text(artifact, exact=True).first.wait_for(state="visible")
     _collapse_sidebar(page)
-    page.wait_for_function(
-        "() => [...document.images].some("
-        "image => image.src.startsWith('blob:') && image.complete && image.naturalWidth > 0)"
-    )
+    if artifact.endswith(".png"):
+        page.wait_for_function(
+            "() => [...document.images].some("
+            "image => image.src.startsWith('blob:') && image.complete && image.naturalWidth > 0)"
+        )
+    elif artifact.endswith(".html"):
+        page.frame_locator("iframe").first.locator("h1").first.wait_for(state="visible")
+    else:
+        page.get_by_text("error_count", exact=True).first.wait_for(state="visible")
     _settle(page)
     page.screenshot(path=path)
 
@@ -378,12 +501,13 @@ def main(argv: list[str] | None = None) -> int:
         runs = train_runs(workdir, tracking_uri)
         for run in runs:
             print(f"  {run.name}: run {run.run_id}, val_entity_f1 {run.f1:.3f}")
+        errors = error_analysis_runs(workdir, tracking_uri, args.wnut17)
         import mlflow
 
         experiment = mlflow.MlflowClient(tracking_uri).get_experiment_by_name(EXPERIMENT)
         with mlflow_server(workdir, tracking_uri, args.server_timeout) as url:
             print(f"mlflow server at {url}; taking screenshots ...", flush=True)
-            shoot(url, experiment.experiment_id, runs, args.chromium, args.out)
+            shoot(url, experiment.experiment_id, runs, errors, args.chromium, args.out)
         for name in OUTPUTS:
             path = args.out / name
             print(f"Wrote {path} ({path.stat().st_size // 1024} KiB)")
