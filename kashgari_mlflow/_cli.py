@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -56,10 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.batch_size < 1:
         return _fail(f"--batch-size must be at least 1, not {args.batch_size}")
+    # What this command prints is its own: no download bars or MLflow notices on stderr.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # after MLflow set its own level
+
     from kashgari_mlflow._evaluate_model import evaluate_model
+    from kashgari_mlflow._keys import mlflow_key
 
     try:
         if args.experiment:
@@ -81,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(f"Evaluation run {result.run_id}")
     for name in SUMMARY:
-        key = args.metric_prefix + name
+        key = mlflow_key(args.metric_prefix + name)
         if key in metrics:
             print(f"  {key:<{32 + len(args.metric_prefix)}} {metrics[key]:.4f}")
     print(f"  ({len(metrics)} metrics and the error analysis are logged to the run)")

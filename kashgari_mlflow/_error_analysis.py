@@ -311,7 +311,9 @@ def analysis_metrics(analysis: ErrorAnalysis, prefix: str = "val") -> dict[str, 
     (``4plus`` for 4+), and ``{prefix}_{seen,unseen}_entity_{precision,recall,f1}``.
     """
     from kashgari_mlflow._keys import mlflow_key
+    from kashgari_mlflow._redaction import Redactor
 
+    redactor = Redactor()  # a type named after a secret: masked before characters are replaced
     metrics: dict[str, float] = {}
 
     def add_scheme(name: str, counts: SchemeCounts, suffix: str = "") -> None:
@@ -324,12 +326,12 @@ def analysis_metrics(analysis: ErrorAnalysis, prefix: str = "val") -> dict[str, 
         add_scheme(name, counts)
     for entity_type, by_scheme in analysis.schemes_per_type.items():
         for name, counts in by_scheme.items():
-            add_scheme(name, counts, f"/{entity_type}")
+            add_scheme(name, counts, f"/{redactor.key(entity_type)}")
     for kind, number in analysis.errors.items():
         metrics[f"{prefix}_errors_{kind}"] = number
     for entity_type, kinds in analysis.errors_per_type.items():
         for kind, number in kinds.items():
-            metrics[mlflow_key(f"{prefix}_errors_{kind}/{entity_type}")] = number
+            metrics[mlflow_key(f"{prefix}_errors_{kind}/{redactor.key(entity_type)}")] = number
     for bucket, score in analysis.by_length.items():
         metrics[f"{prefix}_entity_f1_length_{bucket.replace('+', 'plus')}"] = score.f1
     for name, subset in (("seen", analysis.seen), ("unseen", analysis.unseen)):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 
@@ -39,8 +38,10 @@ def evaluate_model(
         ``artifacts`` and ``run_id``.
 
     Raises:
-        mlflow.exceptions.MlflowException: If the data or the model's answers cannot
-            be scored; the message says what is wrong.
+        mlflow.exceptions.MlflowException: If the data, a setting or the model's
+            answers cannot be scored, or the model cannot be loaded; the message
+            says what is wrong.
+        FileNotFoundError: If a data file does not exist.
 
     Example:
         >>> result = evaluate_model("models:/ner@champion", "test.conll")  # doctest: +SKIP
@@ -51,22 +52,23 @@ def evaluate_model(
     from mlflow.exceptions import MlflowException
 
     from kashgari_mlflow._evaluation_inputs import read_evaluation_data
-    from kashgari_mlflow.evaluator import EVALUATOR_NAME, MODEL_TYPES
+    from kashgari_mlflow.evaluator import EVALUATOR_NAME, MODEL_TYPES, parse_settings
 
+    if model is None:
+        raise MlflowException.invalid_parameter_value("evaluate_model needs a model or its URI.")
+    config: dict[str, Any] = {"batch_size": batch_size, "metric_prefix": metric_prefix}
+    if scheme is not None:
+        config["scheme"] = scheme
     try:
         x, y = read_evaluation_data(data)
+        if train_data is not None:
+            try:
+                config["train_data"] = read_evaluation_data(train_data)
+            except (ValueError, OSError) as err:
+                raise ValueError(f"train_data: {err}") from err
+        parse_settings(config)  # every setting checked before a model loads or a run starts
     except ValueError as error:
         raise MlflowException.invalid_parameter_value(str(error)) from error
-    config: Mapping[str, Any] = {
-        key: value
-        for key, value in (
-            ("scheme", scheme),
-            ("train_data", train_data),
-            ("batch_size", batch_size),
-            ("metric_prefix", metric_prefix),
-        )
-        if value is not None
-    }
     frame = pd.DataFrame({"tokens": x, "tags": y})
     if isinstance(model, str):  # loaded before a run starts: a bad URI leaves no failed run
         model = mlflow.pyfunc.load_model(model)
@@ -80,7 +82,7 @@ def evaluate_model(
             targets="tags",
             model_type=MODEL_TYPES[0],
             evaluators=EVALUATOR_NAME,
-            evaluator_config=dict(config),
+            evaluator_config=config,
         )
     except BaseException:
         if started:

@@ -14,6 +14,7 @@ from kashgari_mlflow._metrics import (
     report_from_spans,
     sentence_spans,
 )
+from kashgari_mlflow._redaction import Redactor
 from kashgari_mlflow._tagger import Tagger
 
 
@@ -118,10 +119,12 @@ def report_metrics(report: EntityReport, prefix: str = "val_entity") -> dict[str
         metrics[f"{prefix}{average}_precision"] = score.precision
         metrics[f"{prefix}{average}_recall"] = score.recall
         metrics[f"{prefix}{average}_f1"] = score.f1
+    redactor = Redactor()  # a type named after a secret: masked before characters are replaced
     for entity_type, score in report.per_type.items():
-        metrics[mlflow_key(f"{prefix}_precision/{entity_type}")] = score.precision
-        metrics[mlflow_key(f"{prefix}_recall/{entity_type}")] = score.recall
-        metrics[mlflow_key(f"{prefix}_f1/{entity_type}")] = score.f1
+        name = redactor.key(entity_type)
+        metrics[mlflow_key(f"{prefix}_precision/{name}")] = score.precision
+        metrics[mlflow_key(f"{prefix}_recall/{name}")] = score.recall
+        metrics[mlflow_key(f"{prefix}_f1/{name}")] = score.f1
     if report.sentence_accuracy is not None:
         stage = prefix.removesuffix("_entity")  # "val_entity" -> "val"
         metrics[f"{stage}_sentence_accuracy"] = report.sentence_accuracy

@@ -36,12 +36,7 @@ def read_evaluation_data(data: Any) -> tuple[list[list[str]], list[list[str]]]:
         FileNotFoundError: If the path does not exist.
     """
     if isinstance(data, str | os.PathLike):
-        from kashgari_mlflow._conll import read_conll
-
-        x, y = read_conll(data)
-        if not x:
-            raise EvaluationInputError(f"{os.fspath(data)} holds no sentence to evaluate on.")
-        return x, y
+        return _read_file(os.fspath(data))
     if hasattr(data, "columns"):
         missing = [c for c in (TOKENS_COLUMN, TAGS_COLUMN) if c not in data.columns]
         if missing:
@@ -50,11 +45,11 @@ def read_evaluation_data(data: Any) -> tuple[list[list[str]], list[list[str]]]:
                 f"it has {list(map(str, data.columns))}. Put each sentence's token list in "
                 f"'{TOKENS_COLUMN}' and its tag list in '{TAGS_COLUMN}'."
             )
-        x = token_lists(list(data[TOKENS_COLUMN]), "tokens")
-        return x, aligned_tags(list(data[TAGS_COLUMN]), x, "gold tags")
+        x = token_lists(_column(data, TOKENS_COLUMN), "tokens")
+        return _some(x), aligned_tags(_column(data, TAGS_COLUMN), x, "gold tags")
     if isinstance(data, tuple | list) and len(data) == 2:
-        x = token_lists(list(data[0]), "tokens")
-        return x, aligned_tags(list(data[1]), x, "gold tags")
+        x = token_lists(_rows(data[0], "tokens"), "tokens")
+        return _some(x), aligned_tags(_rows(data[1], "gold tags"), x, "gold tags")
     raise EvaluationInputError(
         "Evaluation data must be a CoNLL file path, a pair (token lists, tag lists) or a "
         f"DataFrame with '{TOKENS_COLUMN}' and '{TAGS_COLUMN}' columns, not "
@@ -68,19 +63,25 @@ def sentences_from_features(features: Any) -> list[list[str]]:
     The ``tokens`` column, or the only column there is.
 
     Raises:
-        EvaluationInputError: If there is no such column or a row is not a token list.
+        EvaluationInputError: If there is no such column, no sentence, or a row is
+            not a token list.
     """
+    if not hasattr(features, "columns"):
+        raise EvaluationInputError(
+            f"The evaluation data is a {type(features).__name__}; pass a DataFrame with a "
+            f"'{TOKENS_COLUMN}' column of token lists and a column of tag lists (targets=)."
+        )
     columns = [str(column) for column in features.columns]
-    if TOKENS_COLUMN in columns:
-        values = features[features.columns[columns.index(TOKENS_COLUMN)]]
+    if columns.count(TOKENS_COLUMN) == 1:
+        values = _column(features, TOKENS_COLUMN)
     elif len(columns) == 1:
-        values = features.iloc[:, 0]
+        values = list(features.iloc[:, 0])
     else:
         raise EvaluationInputError(
-            f"The evaluation data has the feature columns {columns}: name the column of "
+            f"The evaluation data has the feature columns {columns}: name one column of "
             f"token lists '{TOKENS_COLUMN}' (gold tags go in the targets column)."
         )
-    return token_lists(list(values), "tokens")
+    return _some(token_lists(values, "tokens"))
 
 
 def token_lists(rows: Sequence[Any], what: str) -> list[list[str]]:
@@ -138,25 +139,69 @@ def tags_from_answers(answers: Any, x: Sequence[Sequence[str]]) -> list[list[str
         EvaluationInputError: If the answers hold no tags or do not line up with ``x``.
     """
     if hasattr(answers, "columns"):
-        if TAGS_COLUMN not in answers.columns:
+        if [str(c) for c in answers.columns].count(TAGS_COLUMN) != 1:
             raise EvaluationInputError(
-                f"The model answered a DataFrame without a '{TAGS_COLUMN}' column "
+                f"The model answered a DataFrame without one '{TAGS_COLUMN}' column "
                 f"({list(map(str, answers.columns))}); it must answer the tags of every token."
             )
-        answers = list(answers[TAGS_COLUMN])
-    rows = list(answers) if not isinstance(answers, str | bytes | dict) else None
+        answers = _column(answers, TAGS_COLUMN)
+    iterable = hasattr(answers, "__iter__") and not isinstance(answers, str | bytes | dict)
+    rows = list(answers) if iterable else None
     if rows is None:
         raise EvaluationInputError(
             f"The model answered {_describe(answers)}; it must answer one entry per sentence."
         )
-    if rows and isinstance(rows[0], dict):
-        if not all(isinstance(row, dict) and TAGS_COLUMN in row for row in rows):
+    if rows and any(isinstance(row, dict) for row in rows):
+        lacking = [i for i, row in enumerate(rows) if TAGS_COLUMN not in _as_dict(row)]
+        if lacking:
+            wrong = lacking[0]
             raise EvaluationInputError(
-                "The model's answers have no 'tags' in them: log the model with this flavor, "
+                f"Answer {wrong} of the model has no 'tags': log the model with this flavor, "
                 "or answer the tags of every token ({'tags': [...]} or a list of tag lists)."
             )
         rows = [row[TAGS_COLUMN] for row in rows]
     return aligned_tags(rows, x, "predicted tags")
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    return row if isinstance(row, dict) else {}
+
+
+def _read_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
+    from kashgari_mlflow._conll import read_conll
+
+    try:
+        x, y = read_conll(path)
+    except UnicodeDecodeError as err:
+        message = f"{path} is not UTF-8 text ({err.reason} at byte {err.start})."
+        raise EvaluationInputError(message) from None
+    except IsADirectoryError:
+        raise EvaluationInputError(f"{path} is a folder; pass a CoNLL file.") from None
+    if not x:
+        raise EvaluationInputError(f"{path} holds no sentence to evaluate on.")
+    return x, y
+
+
+def _column(frame: Any, name: str) -> list[Any]:
+    columns = [str(column) for column in frame.columns]
+    if columns.count(name) != 1:
+        raise EvaluationInputError(
+            f"The evaluation DataFrame has {columns.count(name)} columns named '{name}'; "
+            "it needs exactly one."
+        )
+    return list(frame[frame.columns[columns.index(name)]])
+
+
+def _rows(value: Any, what: str) -> list[Any]:
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise EvaluationInputError(f"The {what} are {_describe(value)}, not a list of lists.")
+    return list(value)
+
+
+def _some(x: list[list[str]]) -> list[list[str]]:
+    if not x:
+        raise EvaluationInputError("The evaluation data holds no sentence.")
+    return x
 
 
 def _describe(value: Any) -> str:

@@ -119,6 +119,16 @@ class Redactor:
             text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{mask}@", text)
         return text
 
+    def html(self, page: str, mask: str = MASK) -> str:
+        """An HTML page with every secret masked, written as it is or HTML-escaped."""
+        import html
+
+        for secret, _ in self._secrets:
+            for form in {html.escape(secret), html.escape(secret, quote=False)}:
+                if form != secret and form in page:
+                    page = page.replace(form, mask)
+        return self.text(page, mask)
+
     def key(self, key: str) -> str:
         """A param, tag or metric key with secret values replaced by :data:`KEY_MASK`."""
         return self.text(key, KEY_MASK)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mlflow.exceptions import MlflowException
@@ -44,6 +45,8 @@ EVALUATOR_NAME = "kashgari-ner"
 MODEL_TYPES = ("ner", "token-classification")
 _CONFIG_KEYS = ("scheme", "train_data", "batch_size", "metric_prefix")
 _MAX_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
+#: Longest ``metric_prefix``: the longest names stay within MLflow's 250 characters.
+MAX_PREFIX_LENGTH = 100
 
 
 class KashgariNerEvaluator(ModelEvaluator):
@@ -74,25 +77,39 @@ class KashgariNerEvaluator(ModelEvaluator):
                 data, the configuration or the model's answers cannot be scored.
         """
         try:
-            return _evaluate(model, dataset, run_id, dict(evaluator_config or {}))
+            return _evaluate(model, dataset, run_id, evaluator_config or {})
         except ValueError as error:  # EvaluationInputError, ConllFormatError and the like
             raise MlflowException.invalid_parameter_value(str(error)) from error
 
 
-def _evaluate(model: Any, dataset: Any, run_id: str, config: dict[str, Any]) -> EvaluationResult:
-    from mlflow import MlflowClient
+@dataclass(frozen=True)
+class EvaluatorSettings:
+    """A checked ``evaluator_config``.
 
-    from kashgari_mlflow._error_analysis import analysis_metrics, surface_forms
-    from kashgari_mlflow._evaluation import report_metrics, score_entities
-    from kashgari_mlflow._evaluation_inputs import (
-        aligned_tags,
-        read_evaluation_data,
-        sentences_from_features,
-        tags_from_answers,
-    )
-    from kashgari_mlflow._keys import mlflow_key
-    from kashgari_mlflow._tracking._artifacts import log_evaluation_artifacts
+    Attributes:
+        scheme: How tags form entities.
+        batch_size: Sentences per forward pass.
+        metric_prefix: Prepended to every metric name.
+        seen_forms: Entity surface forms of the training data, or None.
+    """
 
+    scheme: Any
+    batch_size: int
+    metric_prefix: str
+    seen_forms: frozenset[str] | None
+
+
+def parse_settings(config: Any, model: Any = None) -> EvaluatorSettings:
+    """Check ``evaluator_config`` and read its ``train_data``.
+
+    Raises:
+        ValueError: Naming the key that is wrong and why.
+    """
+    from kashgari_mlflow._error_analysis import surface_forms
+    from kashgari_mlflow._evaluation_inputs import read_evaluation_data
+
+    if not isinstance(config, Mapping):
+        raise ValueError(f"evaluator_config must be a dict, not {type(config).__name__}.")
     unknown = sorted(set(config) - set(_CONFIG_KEYS))
     if unknown:
         raise ValueError(
@@ -100,25 +117,54 @@ def _evaluate(model: Any, dataset: Any, run_id: str, config: dict[str, Any]) -> 
             f"{', '.join(_CONFIG_KEYS)}."
         )
     scheme = _scheme(config.get("scheme"), model)
-    batch_size = _batch_size(config.get("batch_size", 64))
+    seen = None
+    if config.get("train_data") is not None:
+        try:
+            seen = surface_forms(*read_evaluation_data(config["train_data"]), scheme=scheme)
+        except (ValueError, OSError) as err:
+            raise ValueError(f"train_data: {_reason(err)}") from err
+    return EvaluatorSettings(
+        scheme,
+        _batch_size(config.get("batch_size", 64)),
+        _metric_prefix(config.get("metric_prefix") or ""),
+        seen,
+    )
+
+
+def _evaluate(model: Any, dataset: Any, run_id: str, config: Any) -> EvaluationResult:
+    from mlflow import MlflowClient
+
+    from kashgari_mlflow._error_analysis import analysis_metrics
+    from kashgari_mlflow._evaluation import report_metrics, score_entities
+    from kashgari_mlflow._evaluation_inputs import (
+        aligned_tags,
+        sentences_from_features,
+        tags_from_answers,
+    )
+    from kashgari_mlflow._keys import mlflow_key
+    from kashgari_mlflow._redaction import Redactor
+    from kashgari_mlflow._tracking._artifacts import log_evaluation_artifacts
+
+    settings = parse_settings(config, model)
     x = sentences_from_features(dataset.features_data)
     if dataset.labels_data is None:
         raise ValueError("The evaluation data has no gold tags: name their column with targets=.")
     y = aligned_tags(list(dataset.labels_data), x, "gold tags")
     if model is not None:
-        predicted = tags_from_answers(_predict(model, x, batch_size), x)
+        predicted = tags_from_answers(_predict(model, x, settings.batch_size), x)
     elif dataset.predictions_data is not None:
         predicted = aligned_tags(list(dataset.predictions_data), x, "predicted tags")
     else:
         raise ValueError("Nothing to score: pass a model, or predictions= naming a tag column.")
-    seen = None
-    if config.get("train_data") is not None:
-        seen = surface_forms(*read_evaluation_data(config["train_data"]), scheme=scheme)
-    report, analysis = score_entities(x, y, predicted, scheme=scheme, seen_forms=seen)
-    prefix = str(config.get("metric_prefix") or "")
+    report, analysis = score_entities(
+        x, y, predicted, scheme=settings.scheme, seen_forms=settings.seen_forms
+    )
     scores = {**report_metrics(report, "val_entity"), **analysis_metrics(analysis, "val")}
-    metrics = {mlflow_key(prefix + name): value for name, value in scores.items()}
-
+    redactor = Redactor()  # a label holding a secret is masked, as in the callback's names
+    metrics = {
+        mlflow_key(redactor.key(settings.metric_prefix + name)): value
+        for name, value in scores.items()
+    }
     client = MlflowClient()
     _log_metrics(client, run_id, metrics)
     paths = log_evaluation_artifacts(client, run_id, report, analysis, x)
@@ -139,9 +185,33 @@ def _scheme(value: Any, model: Any) -> Any:
 
 
 def _batch_size(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"batch_size must be a positive integer, not {value!r}.")
-    return value
+    from kashgari_mlflow._pyfunc import MAX_BATCH_SIZE
+
+    valid = isinstance(value, int) and not isinstance(value, bool)
+    if not valid or not 1 <= value <= MAX_BATCH_SIZE:
+        raise ValueError(
+            f"batch_size must be an integer from 1 to {MAX_BATCH_SIZE}, not {value!r}."
+        )
+    return int(value)
+
+
+def _metric_prefix(value: Any) -> str:
+    from kashgari_mlflow._keys import mlflow_key
+
+    text = str(value)
+    name = text + "val_entity_f1"  # a prefix is fine if the names it starts are
+    if mlflow_key(name) != name or ".." in text or len(text) > MAX_PREFIX_LENGTH:
+        raise ValueError(
+            f"metric_prefix {text!r} cannot start MLflow metric names: use at most "
+            f"{MAX_PREFIX_LENGTH} letters, digits, '_', '-', '.', ' ' or '/', without '..'."
+        )
+    return text
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, FileNotFoundError) and error.filename:
+        return f"no such file: {error.filename}"
+    return str(error)
 
 
 def _predict(model: Any, x: list[list[str]], batch_size: int) -> Any:
@@ -176,10 +246,13 @@ def _artifacts(root: str, paths: list[str]) -> dict[str, Any]:
     )
 
     kinds = {".json": JsonEvaluationArtifact, ".png": ImageEvaluationArtifact}
+    names = {
+        "entity_report/report.json": "entity_report",
+        "entity_report/report.txt": "entity_report_text",
+    }
     artifacts = {}
     for path in paths:
-        folder, _, file_name = path.rpartition("/")
-        stem, dot, extension = file_name.rpartition(".")
-        name = f"{folder}_{stem}" if folder == "entity_report" else stem
-        artifacts[name] = kinds.get(dot + extension, TextEvaluationArtifact)(f"{root}/{path}")
+        stem, dot, extension = path.rpartition("/")[2].rpartition(".")
+        kind = kinds.get(dot + extension, TextEvaluationArtifact)
+        artifacts[names.get(path, stem)] = kind(f"{root}/{path}")
     return artifacts

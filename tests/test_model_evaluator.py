@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def test_answers_give_tags_in_every_form_and_must_line_up():
     assert tags_from_answers([{"text": "", "tags": t} for t in tags], x) == tags
     assert tags_from_answers(tags, x) == tags
     assert tags_from_answers(pd.DataFrame({"tags": tags}), x) == tags
-    with pytest.raises(EvaluationInputError, match="no 'tags' in them"):
+    with pytest.raises(EvaluationInputError, match="Answer 0 of the model has no 'tags'"):
         tags_from_answers([{"entities": []}, {"entities": []}], x)
     with pytest.raises(EvaluationInputError, match="Sentence 1 has 1 tokens but 2 predicted tags"):
         tags_from_answers([["O", "O"], ["O", "O"]], x)
@@ -140,13 +141,64 @@ def test_seen_forms_prefix_and_scheme_come_from_the_config(tracking_uri):
     [
         ({"schema": "IOB2"}, r"Unknown evaluator_config keys \['schema'\]"),
         ({"scheme": "BIO"}, "Unknown scheme 'BIO'"),
-        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"batch_size": 0}, "batch_size must be an integer from 1 to 4096"),
+        ({"metric_prefix": ".."}, "metric_prefix '..' cannot start MLflow metric names"),
+        ({"metric_prefix": "x" * 101}, "cannot start MLflow metric names"),
+        ({"train_data": "missing.conll"}, "train_data: no such file: missing.conll"),
+        ({"train_data": (TOKENS, None)}, "train_data: The gold tags are NoneType"),
     ],
 )
 def test_bad_config_is_refused_with_what_was_wrong(tracking_uri, config, message):
     frame = pd.DataFrame({"tokens": TOKENS, "tags": GOLD, "predicted": PRED})
     with pytest.raises(MlflowException, match=message):
         _evaluate_predictions(frame, **config)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (None, "The model answered NoneType None; it must answer one entry per sentence"),
+        (5, "The model answered int 5"),
+        ("tags", "The model answered str 'tags'"),
+        ([{"tags": ["O"]}] + [["O"]] * 5, "Answer 1 of the model has no 'tags'"),
+    ],
+)
+def test_a_model_answering_no_tags_is_refused(tracking_uri, answer, message):
+    frame = pd.DataFrame({"tokens": TOKENS, "tags": GOLD})
+    with pytest.raises(MlflowException, match=message):
+        mlflow.models.evaluate(
+            lambda features: answer, frame, targets="tags", model_type="ner",
+            evaluators="kashgari-ner",
+        )  # fmt: skip
+
+
+def test_no_sentence_is_no_evaluation(tracking_uri):
+    frame = pd.DataFrame({"tokens": [], "tags": [], "predicted": []})
+    with pytest.raises(MlflowException, match="holds no sentence"):
+        _evaluate_predictions(frame)
+
+
+def test_secrets_are_masked_in_every_file_and_metric_name(tracking_uri, monkeypatch, tmp_path):
+    # Secrets with characters HTML escapes: the page must not show them raw or escaped.
+    token_secret, label_secret = "s3cr&t<tok>en", "hunter2'label"
+    monkeypatch.setenv("MY_API_TOKEN", token_secret)
+    monkeypatch.setenv("LABEL_PASSWORD", label_secret)
+    tokens = [["my", token_secret, "is", "here"], ["x"]]
+    gold = [["O", "B-PER", "O", "O"], [f"B-{label_secret}"]]
+    predicted = [["O", "O", "O", "B-LOC"], ["O"]]
+    frame = pd.DataFrame({"tokens": tokens, "tags": gold, "predicted": predicted})
+    with pytest.warns(UserWarning, match="Redacted artifact error_analysis .* MY_API_TOKEN"):
+        result = _evaluate_predictions(frame)
+    folder = Path(mlflow.artifacts.download_artifacts(run_id=result.run_id, dst_path=str(tmp_path)))
+    texts = [path.read_text(encoding="utf-8") for path in folder.rglob("*") if path.suffix in
+             (".html", ".json", ".txt")]  # fmt: skip
+    assert len(texts) >= 5
+    forms = {token_secret, label_secret, html.escape(token_secret), html.escape(label_secret),
+             html.escape(label_secret, quote=False), "hunter2"}  # fmt: skip
+    leaks = [form for form in forms for text in texts if form in text]
+    assert leaks == []
+    names = list(result.metrics) + list(mlflow.MlflowClient().get_run(result.run_id).data.metrics)
+    assert not [name for name in names if "hunter2" in name]
 
 
 def test_misaligned_predictions_are_refused_before_scoring(tracking_uri):
@@ -217,12 +269,18 @@ def test_the_command_line_logs_an_evaluation_run(tracked_fit, tmp_path, capsys):
         (["bad.conll"], "bad.conll:1: expected 'token<TAB>tag'"),
         (["dev.conll", "--batch-size", "0"], "error: --batch-size must be at least 1"),
         (["dev.conll"], "0123456789abcdef"),  # no such run: the model does not load
+        (["dev.conll", "--train-data", "nope.conll"], "error: train_data: [Errno 2]"),
+        (["dev.conll", "--metric-prefix", "test:"], "metric_prefix 'test:' cannot start"),
+        (["dev.conll", "--batch-size", "5000"], "batch_size must be an integer from 1 to 4096"),
+        (["."], "error: . is a folder; pass a CoNLL file."),
+        (["latin1.conll"], "latin1.conll is not UTF-8 text"),
     ],
 )
 def test_the_command_line_says_what_was_wrong(tracking_uri, tmp_path, capsys, arguments, message,
                                               monkeypatch):  # fmt: skip
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.conll").write_text("lonely\n", encoding="utf-8")
+    (tmp_path / "latin1.conll").write_bytes("Zoë\tB-PER\n".encode("latin-1"))
     _write_conll(tmp_path / "dev.conll", TOKENS, GOLD)
     status = cli_main(["evaluate", "runs:/0123456789abcdef/model", *arguments])
     error = capsys.readouterr().err

@@ -172,6 +172,9 @@ def _log_error_analysis(
     from kashgari_mlflow._error_artifacts import error_page, error_rows, type_confusion
 
     redactor = Redactor()
+    # Tokens are masked before the page escapes them (an escaped secret is no longer
+    # the secret's text), and the page is masked again in both forms.
+    x = redactor.scrub([list(sentence) for sentence in x], "artifact error_analysis")
     confusion = redactor.scrub(type_confusion(analysis), "artifact error_analysis")
     client.log_dict(run_id, confusion, "error_analysis/type_confusion.json")
     paths = ["error_analysis/type_confusion.json"]
@@ -180,7 +183,7 @@ def _log_error_analysis(
         table = {key: [row[key] for row in rows] for key in rows[0]}
         client.log_table(run_id, table, "error_analysis/error_sentences.json")
         paths.append("error_analysis/error_sentences.json")
-    page = redactor.scrub(error_page(analysis, x, step), "artifact error_analysis")
+    page = redactor.scrub(redactor.html(error_page(analysis, x, step)), "artifact error_analysis")
     client.log_text(run_id, page, "error_analysis/errors.html")
     paths.append("error_analysis/errors.html")
     try:
