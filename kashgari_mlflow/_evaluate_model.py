@@ -72,9 +72,9 @@ def evaluate_model(
     frame = pd.DataFrame({"tokens": x, "tags": y})
     if isinstance(model, str):  # loaded before a run starts: a bad URI leaves no failed run
         model = mlflow.pyfunc.load_model(model)
-    started = mlflow.active_run() is None
-    if started:
-        mlflow.start_run(run_name=run_name)
+    active = mlflow.active_run()
+    started = active is None
+    run_id = (mlflow.start_run(run_name=run_name) if active is None else active).info.run_id
     try:
         result = mlflow.models.evaluate(
             model,
@@ -90,4 +90,6 @@ def evaluate_model(
         raise
     if started:
         mlflow.end_run()
+    if not hasattr(result, "run_id"):  # MLflow 2's EvaluationResult keeps it private
+        result.run_id = run_id
     return result

@@ -21,10 +21,17 @@ from kashgari_mlflow._tokenizer_choice import (
     choose_for_fit,
 )
 from kashgari_mlflow._tracking._best import MODES, Mode
+from kashgari_mlflow._tracking._checkpointer import (
+    Checkpointer,
+    ResumePoint,
+    fetch_checkpoint,
+    resume_fit,
+)
 from kashgari_mlflow._tracking._epoch_metrics import batch_metrics, epoch_metrics, learning_rate
 from kashgari_mlflow._tracking._fit_end import log_fit_end
 from kashgari_mlflow._tracking._fit_start import start_fit
 from kashgari_mlflow._tracking._fit_state import FitState
+from kashgari_mlflow._tracking._resume import run_to_resume
 from kashgari_mlflow._tracking._retries import quick_retries
 from kashgari_mlflow._tracking._workers import not_the_logging_worker
 
@@ -79,6 +86,18 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             (read from the ``tf.distribute`` strategy, ``TF_CONFIG``, or the rank
             variables of Horovod, MPI and torchrun); ``True`` logs from every
             worker, each to its own run. Default: ``KASHGARI_MLFLOW_LOG_ON_ALL_WORKERS``.
+        checkpoint_every_n_epochs: Store a checkpoint (weights, optimizer state,
+            epoch, best epoch so far) in the run every N epochs; 0 (default) stores
+            none. A training stopped by SIGTERM or an error stores its last
+            completed epoch first. On MLflow 3 each is a logged model at
+            ``step=epoch`` with the epoch's metrics.
+        keep_checkpoints: How many checkpoints stay in the run: the newest, the
+            best by ``monitor``, then the newest others (at least 2).
+        resume: Continue a stopped training from its newest checkpoint: the run
+            ``run_id`` (or ``MLFLOW_RUN_ID``, or the active run), else the newest
+            unfinished run with checkpoints of the experiment and ``run_name``.
+            Weights, optimizer state, epoch count and best epoch are restored
+            before the first batch; the run is set back to ``RUNNING``.
 
     Example:
         >>> from kashgari.tasks.labeling import BiLSTM_CRF_Model  # doctest: +SKIP
@@ -111,6 +130,9 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         strict: bool = False,
         final_flush_seconds: float = 60.0,
         log_on_all_workers: bool | None = None,
+        checkpoint_every_n_epochs: int = 0,
+        keep_checkpoints: int = 3,
+        resume: bool = False,
     ) -> None:
         super().__init__()
         support_gensim4()  # before fit builds a WordEmbedding
@@ -119,6 +141,13 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         _check("scheme", scheme, scheme in SCHEMES)
         _check("eval_every_n_epochs", eval_every_n_epochs, _at_least(eval_every_n_epochs, 0))
         _check("eval_batch_size", eval_batch_size, _at_least(eval_batch_size, 1))
+        _check(
+            "checkpoint_every_n_epochs",
+            checkpoint_every_n_epochs,
+            _at_least(checkpoint_every_n_epochs, 0),
+        )
+        _check("keep_checkpoints", keep_checkpoints, _at_least(keep_checkpoints, 2))
+        _check("resume", resume, isinstance(resume, bool))
         _check(
             "log_every_n_steps",
             log_every_n_steps,
@@ -145,6 +174,9 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self.strict = strict
         self.final_flush_seconds = float(final_flush_seconds)
         self.log_on_all_workers = log_on_all_workers
+        self.checkpoint_every_n_epochs = checkpoint_every_n_epochs
+        self.keep_checkpoints = keep_checkpoints
+        self.resume = resume
         self._reset()
 
     def _reset(self) -> None:
@@ -154,7 +186,10 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         #: The tokenizer name this fit saves and logs (``"auto"`` decided), or None.
         self.chosen_tokenizer: str | None = None
         self.model_info: Any = None
+        #: The epoch a resumed training continued at, or None.
+        self.resumed_at_epoch: int | None = None
         self._fit: FitState | None = None
+        self._checkpointer: Checkpointer | None = None
 
     @property
     def _history(self) -> dict[str, list[tuple[int, float]]]:
@@ -174,11 +209,28 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
                 "pass it explicitly: MlflowCallback(kash_model=model)."
             )
         self.chosen_tokenizer = choose_for_fit(self.tokenizer, context.kash_model, context.train_x)
-        self._fit = start_fit(self, context, self.params, self.chosen_tokenizer)
-        self.active_run_id = self._fit.run.run_id
+        run_id, download = None, None
+        if self.resume:
+            run_id = run_to_resume(self.run_id, self.experiment_name, self.run_name)
+            if run_id is not None:  # checked against the model before anything is logged
+                download = fetch_checkpoint(run_id, context.kash_model)
+        self._fit = fit = start_fit(self, context, self.params, self.chosen_tokenizer, run_id)
+        self.active_run_id = fit.run.run_id
+        if self.checkpoint_every_n_epochs:
+            self._checkpointer = Checkpointer(
+                fit, self.checkpoint_every_n_epochs, self.keep_checkpoints,
+                fit.higher_is_better, fit.monitor,
+            )  # fmt: skip
+            fit.run.before_abort.append(self._checkpointer.close)
+        if download is not None:
+            self.resumed_at_epoch = resume_fit(fit, self.model, self._checkpointer, download)
+            # Keras' fit asks this hook for its first epoch right after on_train_begin.
+            self.model._training_state = ResumePoint(self.resumed_at_epoch)
 
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         """On the first epoch, shift steps past those an earlier ``fit`` logged in this run."""
+        if isinstance(getattr(self.model, "_training_state", None), ResumePoint):
+            self.model._training_state = None  # read once; a later fit starts where it is told
         if self._fit is not None:
             self._fit.steps.start_epoch(epoch)
 
@@ -197,7 +249,11 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         step = fit.steps.epoch_step(epoch)
         metrics = {**epoch_metrics(logs), **learning_rate(self.model)}
         metrics.update(fit.evaluator.metrics(epoch, step, self.params.get("epochs")))
-        fit.end_epoch(step, metrics, self.model.get_weights)
+        fit.remember_epoch(step, metrics, self.model.get_weights)
+        model_id = None
+        if self._checkpointer is not None:
+            model_id = self._checkpointer.end_epoch(epoch, step, metrics, self.model)
+        fit.run.sender.queue_metrics(metrics, step, model_id=model_id)
         if self.synchronous:
             fit.run.sender.flush()
         else:
@@ -224,6 +280,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
             raise
         finally:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
             fit.run.end_training(status)
 
     def abort(self, status: str = "FAILED") -> None:
@@ -244,6 +302,9 @@ _EXPECTED = {
     "eval_every_n_epochs": "a whole number >= 0",
     "eval_batch_size": "a positive integer",
     "log_every_n_steps": "a positive integer or None",
+    "checkpoint_every_n_epochs": "a whole number >= 0",
+    "keep_checkpoints": "a whole number >= 2 (the newest, to resume from, and the best)",
+    "resume": "True or False",
 }
 
 

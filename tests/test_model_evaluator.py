@@ -89,10 +89,14 @@ def test_answers_give_tags_in_every_form_and_must_line_up():
 
 
 def _evaluate_predictions(frame: pd.DataFrame, **config: Any) -> Any:
-    return mlflow.models.evaluate(
-        data=frame, targets="tags", predictions="predicted", model_type="ner",
-        evaluators="kashgari-ner", evaluator_config=config,
-    )  # fmt: skip
+    """Evaluate stored predictions in a run of their own; the result and that run's id."""
+    with mlflow.start_run() as run:
+        result = mlflow.models.evaluate(
+            data=frame, targets="tags", predictions="predicted", model_type="ner",
+            evaluators="kashgari-ner", evaluator_config=config,
+        )  # fmt: skip
+    result.evaluated_run_id = run.info.run_id  # MLflow 2's result keeps it private
+    return result
 
 
 def test_stored_predictions_get_the_callbacks_scores_and_artifacts(tracking_uri):
@@ -103,12 +107,12 @@ def test_stored_predictions_get_the_callbacks_scores_and_artifacts(tracking_uri)
     expected = {**report_metrics(report, "val_entity"), **analysis_metrics(analysis, "val")}
     assert result.metrics == pytest.approx(expected)
     assert result.metrics["val_strict_correct"] == 1 and result.metrics["val_strict_missed"] == 1
-    run = mlflow.MlflowClient().get_run(result.run_id)
+    run = mlflow.MlflowClient().get_run(result.evaluated_run_id)
     assert run.data.metrics == pytest.approx(expected)
 
     client = mlflow.MlflowClient()
     listed = {a.path for folder in ("entity_report", "error_analysis", "plots")
-              for a in client.list_artifacts(result.run_id, folder)}  # fmt: skip
+              for a in client.list_artifacts(result.evaluated_run_id, folder)}  # fmt: skip
     assert listed == {
         "entity_report/report.txt", "entity_report/report.json",
         "error_analysis/type_confusion.json", "error_analysis/error_sentences.json",
@@ -119,7 +123,7 @@ def test_stored_predictions_get_the_callbacks_scores_and_artifacts(tracking_uri)
     confusion = result.artifacts["type_confusion"].content
     assert confusion["labels"][-1] == "(none)"
     table = json.loads(Path(mlflow.artifacts.download_artifacts(
-        run_id=result.run_id, artifact_path="error_analysis/error_sentences.json"
+        run_id=result.evaluated_run_id, artifact_path="error_analysis/error_sentences.json"
     )).read_text())  # fmt: skip
     assert "epoch" not in table["columns"]
 
@@ -189,7 +193,8 @@ def test_secrets_are_masked_in_every_file_and_metric_name(tracking_uri, monkeypa
     frame = pd.DataFrame({"tokens": tokens, "tags": gold, "predicted": predicted})
     with pytest.warns(UserWarning, match="Redacted artifact error_analysis .* MY_API_TOKEN"):
         result = _evaluate_predictions(frame)
-    folder = Path(mlflow.artifacts.download_artifacts(run_id=result.run_id, dst_path=str(tmp_path)))
+    run_id = result.evaluated_run_id
+    folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, dst_path=str(tmp_path)))
     texts = [path.read_text(encoding="utf-8") for path in folder.rglob("*") if path.suffix in
              (".html", ".json", ".txt")]  # fmt: skip
     assert len(texts) >= 5
@@ -197,7 +202,7 @@ def test_secrets_are_masked_in_every_file_and_metric_name(tracking_uri, monkeypa
              html.escape(label_secret, quote=False), "hunter2"}  # fmt: skip
     leaks = [form for form in forms for text in texts if form in text]
     assert leaks == []
-    names = list(result.metrics) + list(mlflow.MlflowClient().get_run(result.run_id).data.metrics)
+    names = list(result.metrics) + list(mlflow.MlflowClient().get_run(run_id).data.metrics)
     assert not [name for name in names if "hunter2" in name]
 
 

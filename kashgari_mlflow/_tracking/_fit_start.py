@@ -9,7 +9,7 @@ from kashgari_mlflow._compat import task_of
 from kashgari_mlflow._datasets import log_datasets, make_dataset
 from kashgari_mlflow._discovery import FitContext
 from kashgari_mlflow._params import model_params, version_tags
-from kashgari_mlflow._tracking._best import BestEpoch, Mode, default_monitor
+from kashgari_mlflow._tracking._best import BestEpoch, Mode, default_monitor, higher_is_better
 from kashgari_mlflow._tracking._early_stopping import early_stopping_params, find_early_stopping
 from kashgari_mlflow._tracking._evaluator import Evaluator, evaluation_data
 from kashgari_mlflow._tracking._failures import FailurePolicy
@@ -40,7 +40,11 @@ class FitOptions(Protocol):
 
 
 def start_fit(
-    options: FitOptions, context: FitContext, keras_params: Mapping[str, Any], tokenizer: str
+    options: FitOptions,
+    context: FitContext,
+    keras_params: Mapping[str, Any],
+    tokenizer: str,
+    run_id: str | None = None,
 ) -> FitState:
     """Open the fit's run, log what the fit starts with, and set up its collaborators.
 
@@ -49,6 +53,7 @@ def start_fit(
         context: What the ``fit`` was given.
         keras_params: Keras' ``callback.params`` (``epochs``, ``steps``).
         tokenizer: The tokenizer the model is saved with (``"auto"`` already decided).
+        run_id: The run to continue instead of ``options.run_id`` (a resumed training).
     """
     task = task_of(context.kash_model)
     data = evaluation_data(options.eval_data, context)
@@ -65,7 +70,7 @@ def start_fit(
     run = TrackedRun.open(
         experiment_name=options.experiment_name,
         run_name=options.run_name,
-        run_id=options.run_id,
+        run_id=run_id or options.run_id,
         tags=options.tags,
         nested=options.nested,
         policy=FailurePolicy(options.strict),
@@ -81,7 +86,9 @@ def start_fit(
     first_free = log_fit_start(run, context, keras_params, settings, data, task, explicit)
     best = BestEpoch(monitor, options.mode) if options.log_model == "best" else None
     import_in_background()  # the charts' matplotlib, while the epochs run
-    return FitState(run, context, evaluator, best, StepCounter(first_free))
+    fit = FitState(run, context, evaluator, best, StepCounter(first_free))
+    fit.monitor, fit.higher_is_better = monitor, higher_is_better(monitor, options.mode)
+    return fit
 
 
 def training_data(context: FitContext) -> tuple[Any, Any] | None:

@@ -30,6 +30,10 @@ class FitState:
         history: Every metric by step (for the learning curves).
         last_step: The step of the last epoch that ended.
         best_analysis: The error analysis of the best epoch, and its step.
+        monitor: The metric that picks the best epoch and ranks checkpoints.
+        higher_is_better: Whether a higher ``monitor`` value is better.
+        restore_status: TensorFlow's status of a checkpoint restored into the network
+            (kept until the optimizer has built its variables), or None.
     """
 
     run: TrackedRun
@@ -40,18 +44,25 @@ class FitState:
     history: MetricHistory = field(default_factory=MetricHistory)
     last_step: int | None = None
     best_analysis: tuple[int, ErrorAnalysis] | None = None
+    monitor: str = "val_loss"
+    higher_is_better: bool = False
+    restore_status: Any = None
 
-    def end_epoch(
+    def remember_epoch(
         self, step: int, metrics: Mapping[str, float], weights: Callable[[], list[Any]]
     ) -> None:
-        """Remember the epoch (best epoch, history) and queue its metrics."""
+        """Update the best epoch and the history with the epoch that ended."""
         report = self.evaluator.report_of(step)
         if self.best is not None and self.best.update(step, metrics, weights, report):
             analysis = self.evaluator.analysis_of(step)
             self.best_analysis = (step, analysis) if analysis is not None else None
         self.last_step = step
         self.history.record(metrics, step)
-        self.run.sender.queue_metrics(metrics, step)
+
+    def history_value(self, key: str, step: int) -> float | None:
+        """The value ``key`` had at ``step``, if it was recorded."""
+        values = [value for at, value in self.history.points.get(key, []) if at == step]
+        return values[-1] if values else None
 
     def queue_final_metrics(self) -> None:
         """Queue ``best_epoch``, ``best_<monitor>`` and EarlyStopping's result metrics."""

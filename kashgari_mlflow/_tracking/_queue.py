@@ -68,22 +68,27 @@ class RunLogger:
         """How many metrics, params and tags wait to be sent."""
         return len(self._pending_metrics) + len(self._pending_params) + len(self._pending_tags)
 
-    def queue_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+    def queue_metrics(
+        self, metrics: Mapping[str, float], step: int, model_id: str | None = None
+    ) -> None:
         """Queue metric values for ``step`` (non-finite values are kept; MLflow accepts them).
 
         A secret inside a key (a per-type metric named after a label) is redacted,
         and characters MLflow rejects are replaced (:func:`kashgari_mlflow._keys.mlflow_key`).
+        ``model_id`` (MLflow 3) links the values to that logged model too.
         """
         from mlflow.entities import Metric
 
         timestamp = int(time.time() * 1000)
         redactor = Redactor()
+        linked = {"model_id": model_id} if model_id is not None else {}
         self._pending_metrics.extend(
             Metric(
                 key=mlflow_key(redactor.key(key)),
                 value=float(value),
                 timestamp=timestamp,
                 step=int(step),
+                **linked,
             )
             for key, value in metrics.items()
         )

@@ -14,7 +14,7 @@ never ended: it gets the tag :data:`FIT_STATUS_TAG` saying how the fit ended.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kashgari_mlflow._compat import use_sqlite_store_by_default
@@ -54,6 +54,8 @@ class TrackedRun:
         self.final_flush_seconds = final_flush_seconds
         #: Whether ``on_train_end`` closed the run (False: a failed or interrupted fit).
         self.train_ended = False
+        #: Called, in order, when the training stops without ending, before the run closes.
+        self.before_abort: list[Callable[[], None]] = []
         _run_guard.watch(self)
 
     @classmethod
@@ -145,7 +147,14 @@ class TrackedRun:
             error: What stopped the training, when known (redacted before it is sent).
             seconds: How long to wait for an unreachable server (default: ``final_flush_seconds``).
         """
-        if self.is_open:
+        if not self.is_open:
+            return
+        try:
+            for step in self.before_abort:
+                step()
+        except Exception as err:  # noqa: BLE001 - closing the run comes first
+            self.sender.policy.warn(f"Before closing run {self.run_id}: {err}", stacklevel=2)
+        finally:
             self._close(status, error, seconds)
 
     def _close(self, status: str, error: str | None = None, seconds: float | None = None) -> None:

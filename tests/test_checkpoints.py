@@ -1,0 +1,148 @@
+"""Checkpoints in the run, and a stopped training resumed from the newest one."""
+
+from __future__ import annotations
+
+import logging
+
+import mlflow
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kashgari_mlflow
+from kashgari_mlflow import MlflowCallback
+from kashgari_mlflow._tracking._checkpoint_store import LATEST_TAG, to_keep
+
+from .conftest import MLFLOW_MAJOR, fit_tiny, make_tiny_model
+
+
+def _entries(values):
+    return [{"step": step, "ref": f"r{step}", "value": value} for step, value in values]
+
+
+def test_retention_keeps_the_newest_and_the_best_then_the_newest_others():
+    checkpoints = _entries([(0, 0.2), (1, 0.9), (2, 0.5), (3, 0.4), (4, 0.3)])
+    kept, dropped = to_keep(checkpoints, 3, higher_is_better=True)
+    assert [c["step"] for c in kept] == [1, 3, 4]
+    assert [c["step"] for c in dropped] == [0, 2]
+    kept, _ = to_keep(checkpoints, 2, higher_is_better=False)  # a loss: lowest is best
+    assert [c["step"] for c in kept] == [0, 4]
+    kept, _ = to_keep(_entries([(0, 0.5), (1, 0.5), (2, 0.1)]), 2, higher_is_better=True)
+    assert [c["step"] for c in kept] == [0, 2]  # a tie goes to the earlier epoch
+    kept, dropped = to_keep(_entries([(0, None), (1, None), (2, None)]), 2, True)
+    assert [c["step"] for c in kept] == [1, 2] and [c["step"] for c in dropped] == [0]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"checkpoint_every_n_epochs": -1}, "checkpoint_every_n_epochs must be a whole number"),
+        ({"keep_checkpoints": 1}, "keep_checkpoints must be a whole number >= 2"),
+        ({"resume": "yes"}, "resume must be True or False"),
+    ],
+)
+def test_bad_checkpoint_options_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        MlflowCallback(**options)
+
+
+class _StopAfter(tf.keras.callbacks.Callback):
+    """Raise at the end of an epoch, as a crash in the middle of a training would."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("the machine went away")
+
+
+def _checkpoints_in_store(client, run_id):
+    if MLFLOW_MAJOR >= 3:
+        experiment_id = client.get_run(run_id).info.experiment_id
+        models = client.search_logged_models([experiment_id])
+        return sorted(
+            int(m.tags["step"])
+            for m in models
+            if m.source_run_id == run_id and m.tags.get("kashgari_mlflow.checkpoint") == "true"
+            and str(m.status) in ("READY", "LoggedModelStatus.READY")
+        )  # fmt: skip
+    folders = client.list_artifacts(run_id, "checkpoints")
+    return sorted(int(f.path.rsplit("-", 1)[1]) for f in folders)
+
+
+def test_a_crashed_training_resumes_in_its_run_from_the_newest_checkpoint(
+    demo_data, tracking_uri, caplog
+):
+    train_x, train_y, dev_x, dev_y = demo_data
+    data = (train_x[:64], train_y[:64], dev_x[:16], dev_y[:16])
+    options = {"run_name": "preemptible", "checkpoint_every_n_epochs": 1, "keep_checkpoints": 2}
+    options["log_model"] = False  # the slow tier's preemption test loads the final model
+
+    first = MlflowCallback(**options)
+    model = make_tiny_model(data=data[:2])
+    with pytest.raises(RuntimeError, match="the machine went away"):
+        fit_tiny(data, [first, _StopAfter(1)], epochs=3, model=model)
+    first.abort()  # what the uncaught error's hook does in a script that crashes
+    client = mlflow.MlflowClient()
+    run_id = first.active_run_id
+    assert client.get_run(run_id).info.status == "FAILED"
+    assert _checkpoints_in_store(client, run_id) == [0, 1]
+    saved_iterations = int(model.tf_model.optimizer.iterations.numpy())
+    saved_weights = model.tf_model.get_weights()
+
+    # The same script again, here with autolog: a new process builds the same model on
+    # the same data.
+    kashgari_mlflow.autolog(resume=True, **options)
+    again = make_tiny_model(data=data[:2])
+    resumed = {}
+
+    class _Probe(tf.keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if not resumed:
+                resumed["iterations"] = int(self.model.optimizer.iterations.numpy())
+                resumed["weights"] = self.model.get_weights()
+
+    try:
+        with caplog.at_level(logging.INFO, logger="kashgari_mlflow"):
+            fit_tiny(data, [_Probe()], epochs=3, model=again)
+    finally:
+        kashgari_mlflow.autolog(disable=True)
+    assert f"Resumed run {run_id} from the checkpoint of epoch 1" in caplog.text
+    assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == 1
+    assert resumed["iterations"] == saved_iterations  # Adam's count and moments restored
+    assert all(np.array_equal(a, b) for a, b in zip(resumed["weights"], saved_weights, strict=True))
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    for key in ("loss", "val_loss", "val_entity_f1"):
+        assert sorted(m.step for m in client.get_metric_history(run_id, key)) == [0, 1, 2]
+    stored = _checkpoints_in_store(client, run_id)
+    assert len(stored) == 2 and stored[-1] == 2  # the newest, and the best by val_entity_f1
+    assert '"step": 2' in run.data.tags[LATEST_TAG]
+
+
+def test_resuming_a_run_without_checkpoints_says_so_and_starts_at_the_first_epoch(
+    demo_data, tracking_uri, caplog
+):
+    train_x, train_y, dev_x, dev_y = demo_data
+    data = (train_x[:64], train_y[:64], dev_x[:16], dev_y[:16])
+    with mlflow.start_run() as run:
+        pass
+    callback = MlflowCallback(run_id=run.info.run_id, resume=True, log_model=False)
+    with caplog.at_level(logging.WARNING, logger="kashgari_mlflow"):
+        fit_tiny(data, [callback], epochs=1)
+    assert callback.resumed_at_epoch is None
+    assert f"Run {run.info.run_id} has no checkpoint to resume from" in caplog.text
+    assert mlflow.MlflowClient().get_run(run.info.run_id).info.status == "FINISHED"
+
+
+def test_a_model_built_on_other_data_is_refused(demo_data, tracking_uri):
+    train_x, train_y, dev_x, dev_y = demo_data
+    data = (train_x[:64], train_y[:64], dev_x[:16], dev_y[:16])
+    first = MlflowCallback(checkpoint_every_n_epochs=1, log_model=False)
+    fit_tiny(data, [first], epochs=1)
+    other = make_tiny_model(data=(train_x[100:140], train_y[100:140]))
+    callback = MlflowCallback(run_id=first.active_run_id, resume=True, log_model=False)
+    with pytest.raises(ValueError, match="other token or label vocabularies"):
+        fit_tiny(data, [callback], epochs=2, model=other)
