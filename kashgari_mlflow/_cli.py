@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"--batch-size must be at least 1, not {args.batch_size}")
     # What this command prints is its own: no download bars or MLflow notices on stderr.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ notes, when it loads
     import mlflow
     from mlflow.exceptions import MlflowException
 
