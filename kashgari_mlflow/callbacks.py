@@ -27,6 +27,7 @@ from kashgari_mlflow._tracking._checkpointer import (
     fetch_checkpoint,
     resume_fit,
 )
+from kashgari_mlflow._tracking._env import env_flag
 from kashgari_mlflow._tracking._epoch_metrics import batch_metrics, epoch_metrics, learning_rate
 from kashgari_mlflow._tracking._fit_end import log_fit_end
 from kashgari_mlflow._tracking._fit_start import start_fit
@@ -211,7 +212,8 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         self.chosen_tokenizer = choose_for_fit(self.tokenizer, context.kash_model, context.train_x)
         run_id, download = None, None
         if self.resume:
-            run_id = run_to_resume(self.run_id, self.experiment_name, self.run_name)
+            nested = self.nested if self.nested is not None else env_flag("MLFLOW_NESTED_RUN")
+            run_id = run_to_resume(self.run_id, self.experiment_name, self.run_name, nested)
             if run_id is not None:  # checked against the model before anything is logged
                 download = fetch_checkpoint(run_id, context.kash_model)
         self._fit = fit = start_fit(self, context, self.params, self.chosen_tokenizer, run_id)
@@ -226,11 +228,17 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             self.resumed_at_epoch = resume_fit(fit, self.model, self._checkpointer, download)
             # Keras' fit asks this hook for its first epoch right after on_train_begin.
             self.model._training_state = ResumePoint(self.resumed_at_epoch)
+            epochs = self.params.get("epochs")
+            if epochs is not None and self.resumed_at_epoch >= epochs:
+                _logger.warning(
+                    "Run %s was checkpointed after epoch %d of %d: fit(epochs=%d) leaves no "
+                    "epoch to train; pass a larger epochs to train on.",
+                    fit.run.run_id, self.resumed_at_epoch, epochs, epochs,
+                )  # fmt: skip
 
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         """On the first epoch, shift steps past those an earlier ``fit`` logged in this run."""
-        if isinstance(getattr(self.model, "_training_state", None), ResumePoint):
-            self.model._training_state = None  # read once; a later fit starts where it is told
+        self._forget_resume_point()
         if self._fit is not None:
             self._fit.steps.start_epoch(epoch)
 
@@ -266,11 +274,14 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         ``strict=True``), the run ends ``KILLED`` or ``FAILED``, not ``FINISHED``,
         and no model version is registered for a model whose upload did not complete.
         """
+        self._forget_resume_point()
         fit = self._fit
         if fit is None:
             return
         status = "FINISHED"
         try:
+            if self._checkpointer is not None:  # the last epoch, when it was not due
+                self._checkpointer.upload_pending()
             fit.queue_final_metrics()
             fit.run.sender.drain(self.final_flush_seconds)
             # already_checked: on_train_begin warned if the tokenizer does not fit the data.
@@ -283,6 +294,11 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             if self._checkpointer is not None:
                 self._checkpointer.close()
             fit.run.end_training(status)
+
+    def _forget_resume_point(self) -> None:
+        """Keras read the resumed epoch; a later ``fit`` starts where it is told."""
+        if isinstance(getattr(self.model, "_training_state", None), ResumePoint):
+            self.model._training_state = None
 
     def abort(self, status: str = "FAILED") -> None:
         """Close this callback's run after a failed ``fit``: send what is queued, set ``status``.

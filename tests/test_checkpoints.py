@@ -72,29 +72,36 @@ def _checkpoints_in_store(client, run_id):
     return sorted(int(f.path.rsplit("-", 1)[1]) for f in folders)
 
 
+class _EpochCount(tf.keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
 def test_a_crashed_training_resumes_in_its_run_from_the_newest_checkpoint(
     demo_data, tracking_uri, caplog
 ):
     train_x, train_y, dev_x, dev_y = demo_data
     data = (train_x[:64], train_y[:64], dev_x[:16], dev_y[:16])
-    options = {"run_name": "preemptible", "checkpoint_every_n_epochs": 1, "keep_checkpoints": 2}
+    options = {"run_name": "preemptible", "checkpoint_every_n_epochs": 2, "keep_checkpoints": 2}
     options["log_model"] = False  # the slow tier's preemption test loads the final model
 
-    first = MlflowCallback(**options)
+    first = MlflowCallback(**options, log_every_n_steps=1)
     model = make_tiny_model(data=data[:2])
     with pytest.raises(RuntimeError, match="the machine went away"):
-        fit_tiny(data, [first, _StopAfter(1)], epochs=3, model=model)
-    first.abort()  # what the uncaught error's hook does in a script that crashes
+        fit_tiny(data, [first, _StopAfter(2)], epochs=4, model=model)
     client = mlflow.MlflowClient()
     run_id = first.active_run_id
-    assert client.get_run(run_id).info.status == "FAILED"
-    assert _checkpoints_in_store(client, run_id) == [0, 1]
+    assert _checkpoints_in_store(client, run_id) == [1]  # epoch 2 was not due (every 2)
     saved_iterations = int(model.tf_model.optimizer.iterations.numpy())
     saved_weights = model.tf_model.get_weights()
 
-    # The same script again, here with autolog: a new process builds the same model on
-    # the same data.
-    kashgari_mlflow.autolog(resume=True, **options)
+    # The same script again in this process (the error was caught), here with autolog; a
+    # new process would build the same model on the same data just the same.
+    kashgari_mlflow.autolog(resume=True, **options, log_every_n_steps=1)
     again = make_tiny_model(data=data[:2])
     resumed = {}
 
@@ -106,20 +113,32 @@ def test_a_crashed_training_resumes_in_its_run_from_the_newest_checkpoint(
 
     try:
         with caplog.at_level(logging.INFO, logger="kashgari_mlflow"):
-            fit_tiny(data, [_Probe()], epochs=3, model=again)
+            fit_tiny(data, [_Probe()], epochs=4, model=again)
     finally:
         kashgari_mlflow.autolog(disable=True)
-    assert f"Resumed run {run_id} from the checkpoint of epoch 1" in caplog.text
+    # The crashed run was closed first, storing its last completed epoch (2), not 1.
+    assert f"Resumed run {run_id} from the checkpoint of epoch 2" in caplog.text
     assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == 1
     assert resumed["iterations"] == saved_iterations  # Adam's count and moments restored
     assert all(np.array_equal(a, b) for a, b in zip(resumed["weights"], saved_weights, strict=True))
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
     for key in ("loss", "val_loss", "val_entity_f1"):
-        assert sorted(m.step for m in client.get_metric_history(run_id, key)) == [0, 1, 2]
+        assert sorted(m.step for m in client.get_metric_history(run_id, key)) == [0, 1, 2, 3]
+    batch_steps = [m.step for m in client.get_metric_history(run_id, "train_step/loss")]
+    assert sorted(batch_steps) == list(range(1, 9))  # 2 batches an epoch, none twice
     stored = _checkpoints_in_store(client, run_id)
-    assert len(stored) == 2 and stored[-1] == 2  # the newest, and the best by val_entity_f1
-    assert '"step": 2' in run.data.tags[LATEST_TAG]
+    assert len(stored) == 2 and stored[-1] == 3  # the newest, and the best by val_entity_f1
+    assert '"step": 3' in run.data.tags[LATEST_TAG]
+
+    # Nothing left to train: said so, and the next fit of the model trains as asked.
+    nothing = MlflowCallback(resume=True, run_id=run_id, **options)
+    with caplog.at_level(logging.WARNING, logger="kashgari_mlflow"):
+        fit_tiny(data, [nothing], epochs=4, model=again)
+    assert "leaves no epoch to train" in caplog.text
+    count = _EpochCount()
+    fit_tiny(data, [count], epochs=1, model=again)
+    assert count.epochs == [0]
 
 
 def test_resuming_a_run_without_checkpoints_says_so_and_starts_at_the_first_epoch(
@@ -137,12 +156,50 @@ def test_resuming_a_run_without_checkpoints_says_so_and_starts_at_the_first_epoc
     assert mlflow.MlflowClient().get_run(run.info.run_id).info.status == "FINISHED"
 
 
-def test_a_model_built_on_other_data_is_refused(demo_data, tracking_uri):
+def test_a_checkpoint_of_another_model_is_refused_before_anything_is_logged(
+    demo_data, tracking_uri
+):
     train_x, train_y, dev_x, dev_y = demo_data
     data = (train_x[:64], train_y[:64], dev_x[:16], dev_y[:16])
     first = MlflowCallback(checkpoint_every_n_epochs=1, log_model=False)
     fit_tiny(data, [first], epochs=1)
-    other = make_tiny_model(data=(train_x[100:140], train_y[100:140]))
-    callback = MlflowCallback(run_id=first.active_run_id, resume=True, log_model=False)
-    with pytest.raises(ValueError, match="other token or label vocabularies"):
-        fit_tiny(data, [callback], epochs=2, model=other)
+    client = mlflow.MlflowClient()
+    before = client.get_run(first.active_run_id)
+    others = {
+        "other token or label vocabularies": make_tiny_model(
+            data=(train_x[100:140], train_y[100:140])
+        ),
+        "another model class or other hyper-parameters": make_tiny_model(
+            "BiLSTM_Model", data=data[:2]
+        ),
+    }
+    for message, other in others.items():
+        callback = MlflowCallback(run_id=first.active_run_id, resume=True, log_model=False)
+        with pytest.raises(ValueError, match=message):
+            fit_tiny(data, [callback], epochs=2, model=other)
+    after = client.get_run(first.active_run_id)
+    assert after.info.status == "FINISHED" and after.data.params == before.data.params
+
+
+def test_a_nested_training_resumes_its_own_child_run_and_leaves_the_parent_open(
+    demo_data, tracking_uri
+):
+    train_x, train_y, dev_x, dev_y = demo_data
+    data = (train_x[:64], train_y[:64], dev_x[:16], dev_y[:16])
+    options = {"nested": True, "resume": True, "checkpoint_every_n_epochs": 1, "log_model": False}
+    client = mlflow.MlflowClient()
+    with mlflow.start_run() as parent:
+        first = MlflowCallback(**options)
+        with pytest.raises(RuntimeError, match="the machine went away"):
+            fit_tiny(data, [first, _StopAfter(0)], epochs=2)
+        second = MlflowCallback(**options)
+        fit_tiny(data, [second], epochs=2)
+        assert mlflow.active_run().info.run_id == parent.info.run_id
+        assert client.get_run(parent.info.run_id).info.status == "RUNNING"
+    child = client.get_run(first.active_run_id)
+    assert second.active_run_id == child.info.run_id
+    assert second.resumed_at_epoch == 1
+    assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert child.info.status == "FINISHED"
+    assert sorted(m.step for m in client.get_metric_history(child.info.run_id, "loss")) == [0, 1]
+    assert "loss" not in client.get_run(parent.info.run_id).data.metrics

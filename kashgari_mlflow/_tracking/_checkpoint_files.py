@@ -41,6 +41,8 @@ class CheckpointState:
         history: Every metric of the run's fits so far by step, for the learning curves.
         checkpoints: ``[{"step", "ref", "value"}]`` of the checkpoints kept in the run.
         vocabulary: Digest of the token and label vocabularies the weights belong to.
+        model: Digest of the Kashgari model class and hyper-parameters.
+        global_batch: Batches trained so far (the steps of ``log_every_n_steps``).
     """
 
     epoch: int
@@ -51,6 +53,8 @@ class CheckpointState:
     history: dict[str, list[tuple[int, float]]]
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     vocabulary: str = ""
+    model: str = ""
+    global_batch: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to ``state.json``."""
@@ -81,6 +85,8 @@ class CheckpointState:
                 },
                 checkpoints=list(data.get("checkpoints", [])),
                 vocabulary=str(data.get("vocabulary", "")),
+                model=str(data.get("model", "")),
+                global_batch=int(data.get("global_batch", 0)),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"The checkpoint's {_STATE} is incomplete: {err}") from err
@@ -96,12 +102,27 @@ def vocabulary_digest(kash_model: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def check_vocabulary(state: CheckpointState, kash_model: Any) -> None:
-    """Refuse a checkpoint whose weights belong to other vocabularies than the model's.
+def model_digest(kash_model: Any) -> str:
+    """A digest of the Kashgari model's class and hyper-parameters."""
+    hyper = getattr(kash_model, "hyper_parameters", None)
+    text = json.dumps(
+        [type(kash_model).__name__, hyper], sort_keys=True, ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def check_compatible(state: CheckpointState, kash_model: Any) -> None:
+    """Refuse a checkpoint of another model class, hyper-parameters or vocabularies.
 
     Raises:
-        CheckpointError: Saying to build the model on the run's training data.
+        CheckpointError: Saying what differs and how to build the model.
     """
+    if state.model and state.model != model_digest(kash_model):
+        raise CheckpointError(
+            f"The checkpoint was trained with another model class or other hyper-parameters "
+            f"than this {type(kash_model).__name__}: resume with the model the run was "
+            "trained with."
+        )
     if state.vocabulary and state.vocabulary != vocabulary_digest(kash_model):
         raise CheckpointError(
             "The checkpoint was trained with other token or label vocabularies than this "
@@ -120,6 +141,11 @@ def write_checkpoint(
     tf.train.Checkpoint(**_trackables(tf_model)).write(os.path.join(folder, _TRAINING))
     if best_weights is not None:
         np.savez(os.path.join(folder, _BEST_WEIGHTS), *best_weights)
+    write_state(folder, state)
+
+
+def write_state(folder: str, state: CheckpointState) -> None:
+    """Write (or rewrite) a checkpoint folder's ``state.json``."""
     with open(os.path.join(folder, _STATE), "w", encoding="utf-8") as handle:
         json.dump(state.to_json(), handle)
 
@@ -164,7 +190,7 @@ def restore_checkpoint(folder: str, tf_model: Any, kash_model: Any) -> Restored:
     import tensorflow as tf
 
     state = read_state(folder)
-    check_vocabulary(state, kash_model)
+    check_compatible(state, kash_model)
     optimizer = getattr(tf_model, "optimizer", None)
     if optimizer is not None and hasattr(optimizer, "build"):
         # Built now, its variables are restored now, not deferred to the first

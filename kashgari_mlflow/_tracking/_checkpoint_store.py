@@ -81,6 +81,10 @@ class CheckpointStore:
         )
         return str(model.model_id)
 
+    def artifact_path(self, step: int) -> str:
+        """The run folder of the checkpoint of ``step`` (MLflow 2)."""
+        return f"{_RUN_FOLDER}/step-{step:06d}"
+
     def upload(self, step: int, folder: str, model_id: str | None) -> StoredCheckpoint:
         """Upload the checkpoint folder; point :data:`LATEST_TAG` at it once it is complete."""
         if model_id is not None:
@@ -91,7 +95,7 @@ class CheckpointStore:
             self.client.log_outputs(self.run_id, [LoggedModelOutput(model_id, step)])
             stored = StoredCheckpoint(step, model_id)
         else:
-            path = f"{_RUN_FOLDER}/step-{step:06d}"
+            path = self.artifact_path(step)
             self.client.log_artifacts(self.run_id, folder, path)
             stored = StoredCheckpoint(step, path)
         self.client.set_tag(self.run_id, LATEST_TAG, stored.to_tag())

@@ -20,11 +20,13 @@ from typing import Any
 from kashgari_mlflow._tracking._checkpoint_files import (
     CheckpointState,
     Restored,
-    check_vocabulary,
+    check_compatible,
+    model_digest,
     read_state,
     restore_checkpoint,
     vocabulary_digest,
     write_checkpoint,
+    write_state,
 )
 from kashgari_mlflow._tracking._checkpoint_store import (
     CheckpointStore,
@@ -61,8 +63,8 @@ class Checkpointer:
         self.store = CheckpointStore(fit.run.sender.client, fit.run.run_id)
         self.kept: list[dict[str, Any]] = []
         self._root = tempfile.mkdtemp(prefix="kashgari-mlflow-checkpoints-")
-        #: ``(step, folder)`` written locally but not uploaded yet.
-        self._pending: tuple[int, str] | None = None
+        #: The last completed epoch's checkpoint, written locally, not uploaded yet.
+        self._pending: tuple[str, CheckpointState] | None = None
         fit.run.before_abort.append(self.upload_pending)
 
     def end_epoch(
@@ -74,65 +76,60 @@ class Checkpointer:
             The checkpoint's logged model id when it was uploaded on MLflow 3 (the
             epoch's metrics are then sent linked to it), else None.
         """
-        self._forget_local()
         folder = local_folder(self._root, step)
         due = (epoch + 1) % self.every_n == 0
-        model_id = None
         with self.fit.run.sender.policy.guard(f"checkpoint epoch {epoch}"), quick_retries():
-            model_id = self.store.begin(step) if due else None
-            ref = model_id or f"checkpoints/step-{step:06d}"
-            entry = {"step": step, "ref": ref, "value": metrics.get(self.monitor)}
-            kept, dropped = to_keep([*self.kept, entry], self.keep, self.higher_is_better)
-            state = self._state(epoch, step, metrics, kept)
+            state = self._state(epoch, step, metrics)
             write_checkpoint(folder, tf_model, state, self._best_weights_apart(step))
-            self._pending = (step, folder)
+            previous, self._pending = self._pending, (folder, state)
+            if previous is not None:  # only once the newer one is on disk
+                shutil.rmtree(previous[0], ignore_errors=True)
             if due:
-                self._upload(step, folder, model_id, kept, dropped)
-                return model_id
+                return self._upload()
         return None
 
     def upload_pending(self) -> None:
         """Upload the last completed epoch's checkpoint if it is not in the store yet."""
         if self._pending is None:
             return
-        step, folder = self._pending
-        with self.fit.run.sender.policy.guard(f"checkpoint step {step}"), quick_retries():
-            model_id = self.store.begin(step)
-            entry = {"step": step, "ref": model_id or f"checkpoints/step-{step:06d}"}
-            entry["value"] = self.fit.history_value(self.monitor, step)
-            kept, dropped = to_keep([*self.kept, entry], self.keep, self.higher_is_better)
-            self._upload(step, folder, model_id, kept, dropped)
+        with self.fit.run.sender.policy.guard("store the last checkpoint"), quick_retries():
+            self._upload()
 
     def close(self) -> None:
         """Remove the local folders (the store keeps the checkpoints)."""
         self._pending = None
         shutil.rmtree(self._root, ignore_errors=True)
 
-    def _upload(
-        self,
-        step: int,
-        folder: str,
-        model_id: str | None,
-        kept: list[dict[str, Any]],
-        dropped: list[dict[str, Any]],
-    ) -> None:
+    def _upload(self) -> str | None:
+        """Store the pending checkpoint, then delete those no longer kept; its model id."""
+        assert self._pending is not None
+        folder, state = self._pending
+        model_id = self.store.begin(state.step)
+        entry = {
+            "step": state.step,
+            "ref": model_id or self.store.artifact_path(state.step),
+            "value": state.metrics.get(self.monitor),
+        }
+        kept, dropped = to_keep([*self.kept, entry], self.keep, self.higher_is_better)
+        state.checkpoints = kept  # what a resumed fit keeps and deletes: the refs as stored
         try:
-            self.store.upload(step, folder, model_id)
+            write_state(folder, state)
+            self.store.upload(state.step, folder, model_id)
         except BaseException:
             if model_id is not None:
                 self.store.abandon(model_id)
             raise
         self._pending = None
+        shutil.rmtree(folder, ignore_errors=True)
         self.kept = kept
         for old in dropped:
             try:
                 self.store.delete(StoredCheckpoint(old["step"], old["ref"]))
             except Exception as err:  # noqa: BLE001 - an undeletable old checkpoint only costs space
                 _logger.warning("Could not delete the checkpoint of step %s: %s", old["step"], err)
+        return model_id
 
-    def _state(
-        self, epoch: int, step: int, metrics: Mapping[str, float], kept: list[dict[str, Any]]
-    ) -> CheckpointState:
+    def _state(self, epoch: int, step: int, metrics: Mapping[str, float]) -> CheckpointState:
         best = self.fit.best
         return CheckpointState(
             epoch=epoch,
@@ -144,9 +141,10 @@ class Checkpointer:
                 if best is not None and best.step is not None
                 else None
             ),
-            history=self.fit.history.points,
-            checkpoints=kept,
+            history={key: list(points) for key, points in self.fit.history.points.items()},
             vocabulary=vocabulary_digest(self.fit.context.kash_model),
+            model=model_digest(self.fit.context.kash_model),
+            global_batch=self.fit.steps.global_batch,
         )
 
     def _best_weights_apart(self, step: int) -> list[Any] | None:
@@ -154,11 +152,6 @@ class Checkpointer:
         if best is None or best.step is None or best.step == step:
             return None
         return best.weights
-
-    def _forget_local(self) -> None:
-        if self._pending is not None:
-            shutil.rmtree(self._pending[1], ignore_errors=True)
-            self._pending = None
 
 
 class Downloaded:
@@ -206,7 +199,7 @@ def fetch_checkpoint(run_id: str, kash_model: Any) -> Downloaded | None:
     try:
         with quick_retries():
             folder = CheckpointStore(client, run_id).download(stored, root)
-        check_vocabulary(read_state(folder), kash_model)
+        check_compatible(read_state(folder), kash_model)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -245,6 +238,7 @@ def _restore_fit(fit: FitState, restored: Restored, tf_model: Any) -> None:
     state = restored.state
     fit.restore_status = restored.status
     fit.steps.offset = state.step_offset
+    fit.steps.global_batch = state.global_batch
     fit.history.points = {key: list(points) for key, points in state.history.items()}
     best = state.best
     if fit.best is not None and best is not None and best["monitor"] == fit.best.monitor:

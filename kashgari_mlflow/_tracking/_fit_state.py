@@ -59,11 +59,6 @@ class FitState:
         self.last_step = step
         self.history.record(metrics, step)
 
-    def history_value(self, key: str, step: int) -> float | None:
-        """The value ``key`` had at ``step``, if it was recorded."""
-        values = [value for at, value in self.history.points.get(key, []) if at == step]
-        return values[-1] if values else None
-
     def queue_final_metrics(self) -> None:
         """Queue ``best_epoch``, ``best_<monitor>`` and EarlyStopping's result metrics."""
         if self.best is not None and self.best.step is not None:

@@ -33,6 +33,16 @@ FIT_STATUS_TAG = "kashgari_mlflow.fit_status"
 FIT_ERROR_TAG = "kashgari_mlflow.fit_error"
 
 
+def close_unfinished_active_run() -> None:
+    """End the active run ``FAILED`` if an earlier fit in it raised before it ended."""
+    import mlflow
+
+    active = mlflow.active_run()
+    unfinished = _run_guard.watched(active.info.run_id) if active is not None else None
+    if unfinished is not None:
+        unfinished.abort("FAILED")
+
+
 def abort_open_runs(status: str = "FAILED") -> None:
     """Close every run whose training did not finish (autolog calls it after a failed fit)."""
     _run_guard.abort_all(status)
@@ -86,12 +96,8 @@ class TrackedRun:
         redactor = Redactor()
         tags = redactor.mapping({**env_tags(), **(tags or {})}, "tags")
         nested = nested if nested is not None else env_flag("MLFLOW_NESTED_RUN")
+        close_unfinished_active_run()  # an earlier fit in it raised before it ended
         active = mlflow.active_run()
-        unfinished = _run_guard.watched(active.info.run_id) if active is not None else None
-        if unfinished is not None:
-            # An earlier fit in this run raised before it ended.
-            unfinished.abort("FAILED")
-            active = mlflow.active_run()
         if active is None:
             use_sqlite_store_by_default()
         # Starting obeys the quick retries of every one-off request: a server that is
