@@ -215,8 +215,21 @@ def _reason(error: BaseException) -> str:
 
 
 def _predict(model: Any, x: list[list[str]], batch_size: int) -> Any:
+    """The model's tags for ``x``: this flavor's tagger itself, else the pyfunc's answers.
+
+    A model of this flavor loaded in this process tags with the callback's own
+    code (its tagger), so every token the training scored is scored here too,
+    including those the pyfunc's input checks refuse in raw requests (tagged
+    whitespace, as in People's Daily files).
+    """
     import pandas as pd
 
+    try:
+        tagger = model.get_raw_model()
+    except (AttributeError, NotImplementedError):  # another flavor, or a served model
+        tagger = None
+    if callable(getattr(tagger, "predict_tags", None)):
+        return tagger.predict_tags(x, batch_size)
     frame = pd.DataFrame({"tokens": x})
     schema = model.metadata.get_params_schema() if getattr(model, "metadata", None) else None
     names = {param.name for param in schema.params} if schema is not None else set()

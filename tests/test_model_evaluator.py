@@ -250,6 +250,17 @@ def test_evaluating_the_logged_model_gives_the_callbacks_last_epoch(tracked_fit,
     assert result.metrics == pytest.approx({name: m.value for name, m in last.items()})
     assert result.metrics["val_entity_f1"] > 0.1  # it scored entities, not an empty model
 
+    # Tokens a raw request may not hold (tagged whitespace, as in People's Daily files)
+    # are scored as in training.
+    odd = pd.DataFrame({"tokens": [["John", "\u3000", "Paris"]], "tags": [["B-PER", "O", "B-LOC"]]})
+    with _tracking_to(uri):
+        scored = mlflow.models.evaluate(
+            f"runs:/{run_id}/model", odd, targets="tags", model_type="ner",
+            evaluators="kashgari-ner",
+        )  # fmt: skip
+    outcomes = ("correct", "incorrect", "partial", "missed")
+    assert sum(scored.metrics[f"val_strict_{o}"] for o in outcomes) == 2  # both gold entities
+
 
 def test_the_command_line_logs_an_evaluation_run(tracked_fit, tmp_path, capsys):
     uri, run_id, (_, _, dev_x, dev_y) = tracked_fit
