@@ -169,9 +169,10 @@ def test_a_checkpoint_of_another_model_is_refused_before_anything_is_logged(
         "other token or label vocabularies": make_tiny_model(
             data=(train_x[100:140], train_y[100:140])
         ),
-        "another model class or other hyper-parameters": make_tiny_model(
+        "another model class, other hyper-parameters or another embedding": make_tiny_model(
             "BiLSTM_Model", data=data[:2]
         ),
+        "another embedding": make_tiny_model(embedding_size=8, data=data[:2]),
     }
     for message, other in others.items():
         callback = MlflowCallback(run_id=first.active_run_id, resume=True, log_model=False)
@@ -186,13 +187,15 @@ def test_a_nested_training_resumes_its_own_child_run_and_leaves_the_parent_open(
 ):
     train_x, train_y, dev_x, dev_y = demo_data
     data = (train_x[:64], train_y[:64], dev_x[:16], dev_y[:16])
-    options = {"nested": True, "resume": True, "checkpoint_every_n_epochs": 1, "log_model": False}
+    # Every 2 epochs: the crashed epoch 0 is stored only when its run is closed, which
+    # must happen before the run named here is resumed.
+    options = {"nested": True, "resume": True, "checkpoint_every_n_epochs": 2, "log_model": False}
     client = mlflow.MlflowClient()
     with mlflow.start_run() as parent:
         first = MlflowCallback(**options)
         with pytest.raises(RuntimeError, match="the machine went away"):
             fit_tiny(data, [first, _StopAfter(0)], epochs=2)
-        second = MlflowCallback(**options)
+        second = MlflowCallback(run_id=first.active_run_id, **options)
         fit_tiny(data, [second], epochs=2)
         assert mlflow.active_run().info.run_id == parent.info.run_id
         assert client.get_run(parent.info.run_id).info.status == "RUNNING"

@@ -103,10 +103,17 @@ def vocabulary_digest(kash_model: Any) -> str:
 
 
 def model_digest(kash_model: Any) -> str:
-    """A digest of the Kashgari model's class and hyper-parameters."""
+    """A digest of the Kashgari model's class, hyper-parameters and weight shapes.
+
+    The shapes catch what the hyper-parameters leave out (the embedding's size,
+    a BERT of other depth); layer names are left out, as Keras numbers them per
+    process.
+    """
     hyper = getattr(kash_model, "hyper_parameters", None)
+    tf_model = getattr(kash_model, "tf_model", None)
+    shapes = [list(weight.shape) for weight in getattr(tf_model, "weights", [])]
     text = json.dumps(
-        [type(kash_model).__name__, hyper], sort_keys=True, ensure_ascii=False, default=str
+        [type(kash_model).__name__, hyper, shapes], sort_keys=True, ensure_ascii=False, default=str
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -117,16 +124,16 @@ def check_compatible(state: CheckpointState, kash_model: Any) -> None:
     Raises:
         CheckpointError: Saying what differs and how to build the model.
     """
-    if state.model and state.model != model_digest(kash_model):
-        raise CheckpointError(
-            f"The checkpoint was trained with another model class or other hyper-parameters "
-            f"than this {type(kash_model).__name__}: resume with the model the run was "
-            "trained with."
-        )
     if state.vocabulary and state.vocabulary != vocabulary_digest(kash_model):
         raise CheckpointError(
             "The checkpoint was trained with other token or label vocabularies than this "
             "model's: build the model on the same training data as the run being resumed."
+        )
+    if state.model and state.model != model_digest(kash_model):
+        raise CheckpointError(
+            "The checkpoint was trained with another model class, other hyper-parameters or "
+            f"another embedding than this {type(kash_model).__name__}: resume with the model "
+            "the run was trained with."
         )
 
 

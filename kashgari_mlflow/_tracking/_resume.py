@@ -26,10 +26,11 @@ def run_to_resume(
     """
     import mlflow
 
+    # A caught error earlier in this process: its run ends now, storing its last epoch.
+    close_unfinished_active_run()
     explicit = run_id or os.environ.get("MLFLOW_RUN_ID")
     if explicit:
         return explicit
-    close_unfinished_active_run()  # a caught error earlier in this process: its run ends now
     active = mlflow.active_run()
     if active is not None and not nested:
         return active.info.run_id
