@@ -178,12 +178,10 @@ class Restored:
     Attributes:
         state: Its ``state.json``.
         best_weights: The best epoch's weights when they were saved apart, else None.
-        status: TensorFlow's restore status.
     """
 
     state: CheckpointState
     best_weights: list[Any] | None
-    status: Any
 
 
 def restore_checkpoint(folder: str, tf_model: Any, kash_model: Any) -> Restored:
@@ -217,7 +215,7 @@ def restore_checkpoint(folder: str, tf_model: Any, kash_model: Any) -> Restored:
     if os.path.exists(path):
         with np.load(path) as saved:
             best_weights = [saved[f"arr_{index}"] for index in range(len(saved.files))]
-    return Restored(state, best_weights, status)
+    return Restored(state, best_weights)
 
 
 def _trackables(tf_model: Any) -> dict[str, Any]:

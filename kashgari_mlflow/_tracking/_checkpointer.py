@@ -180,8 +180,9 @@ def fetch_checkpoint(run_id: str, kash_model: Any) -> Downloaded | None:
         the training starts at its first epoch).
 
     Raises:
-        CheckpointError: If the checkpoint belongs to other vocabularies (nothing is
-            logged to the run then).
+        CheckpointError: If the checkpoint belongs to another model class,
+            hyper-parameters, embedding or vocabularies (nothing is logged to the
+            run then).
     """
     import mlflow
 
@@ -236,7 +237,6 @@ def resume_fit(
 
 def _restore_fit(fit: FitState, restored: Restored, tf_model: Any) -> None:
     state = restored.state
-    fit.restore_status = restored.status
     fit.steps.offset = state.step_offset
     fit.steps.global_batch = state.global_batch
     fit.history.points = {key: list(points) for key, points in state.history.items()}

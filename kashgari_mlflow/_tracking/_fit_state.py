@@ -32,8 +32,6 @@ class FitState:
         best_analysis: The error analysis of the best epoch, and its step.
         monitor: The metric that picks the best epoch and ranks checkpoints.
         higher_is_better: Whether a higher ``monitor`` value is better.
-        restore_status: TensorFlow's status of a checkpoint restored into the network
-            (kept until the optimizer has built its variables), or None.
     """
 
     run: TrackedRun
@@ -46,7 +44,6 @@ class FitState:
     best_analysis: tuple[int, ErrorAnalysis] | None = None
     monitor: str = "val_loss"
     higher_is_better: bool = False
-    restore_status: Any = None
 
     def remember_epoch(
         self, step: int, metrics: Mapping[str, float], weights: Callable[[], list[Any]]
