@@ -74,35 +74,57 @@ def _log_reports(
     log_dict({"labels": labels}, "kashgari/labels.json")
     log_dict(model_config(kash_model), "kashgari/model_config.json")
     log_text(model_summary(tf_model), "kashgari/model_summary.txt")
+    kind = "entity" if task == "labeling" else "class"
     if report is not None:
-        folder = "entity_report" if task == "labeling" else "class_report"
-        log_text(report.to_text(), f"{folder}/report.txt")
-        log_dict(report.to_dict(), f"{folder}/report.json")
-    _log_charts(client, run_id, task, report, history, redactor)
+        _log_report_files(client, run_id, report, f"{kind}_report", redactor)
+    _log_charts(client, run_id, kind, report, history, redactor)
+
+
+def _log_report_files(
+    client: Any, run_id: str, report: EntityReport, folder: str, redactor: Redactor
+) -> list[str]:
+    """``<folder>/report.txt`` and ``report.json``; their paths."""
+    paths = [f"{folder}/report.txt", f"{folder}/report.json"]
+    client.log_text(run_id, redactor.scrub(report.to_text(), f"artifact {paths[0]}"), paths[0])
+    client.log_dict(run_id, redactor.scrub(report.to_dict(), f"artifact {paths[1]}"), paths[1])
+    return paths
+
+
+def _log_f1_chart(
+    client: Any, run_id: str, report: EntityReport, kind: str, data: str, redactor: Redactor
+) -> list[str]:
+    """``plots/<kind>_f1_by_type.png`` (none without matplotlib); its path."""
+    try:
+        from kashgari_mlflow._plots import f1_by_type
+    except ImportError:  # matplotlib is optional for charts
+        return []
+    with tempfile.TemporaryDirectory() as folder:
+        bars = os.path.join(folder, f"{kind}_f1_by_type.png")
+        scores = {redactor.text(name): score.f1 for name, score in report.per_type.items()}
+        if not f1_by_type(scores, bars, f"{kind.capitalize()} F1 by type ({data})"):
+            return []
+        client.log_artifact(run_id, bars, "plots")
+    return [f"plots/{kind}_f1_by_type.png"]
 
 
 def _log_charts(
     client: Any,
     run_id: str,
-    task: str,
+    kind: str,
     report: EntityReport | None,
     history: MetricHistory,
     redactor: Redactor,
 ) -> None:
     try:
-        from kashgari_mlflow._plots import f1_by_type, learning_curves
+        from kashgari_mlflow._plots import learning_curves
     except ImportError:  # matplotlib is optional for charts
         return
     with tempfile.TemporaryDirectory() as folder:
         curves = os.path.join(folder, "learning_curves.png")
         if learning_curves(history.points, curves):
             client.log_artifact(run_id, curves, "plots")
-        if report is not None:
-            kind = "entity" if task == "labeling" else "class"
-            bars = os.path.join(folder, f"{kind}_f1_by_type.png")
-            scores = {redactor.text(name): score.f1 for name, score in report.per_type.items()}
-            if f1_by_type(scores, bars, f"{kind.capitalize()} F1 by type (validation)"):
-                client.log_artifact(run_id, bars, "plots")
+    if report is not None:
+        _log_f1_chart(client, run_id, report, kind, "validation", redactor)
 
 
 def log_error_analysis(
@@ -145,20 +167,9 @@ def log_evaluation_artifacts(
         The artifact paths uploaded, relative to the run's artifact root.
     """
     redactor = Redactor()
-    paths = ["entity_report/report.txt", "entity_report/report.json"]
-    client.log_text(run_id, redactor.scrub(report.to_text(), f"artifact {paths[0]}"), paths[0])
-    client.log_dict(run_id, redactor.scrub(report.to_dict(), f"artifact {paths[1]}"), paths[1])
+    paths = _log_report_files(client, run_id, report, "entity_report", redactor)
     paths += _log_error_analysis(client, run_id, None, analysis, x)
-    try:
-        from kashgari_mlflow._plots import f1_by_type
-    except ImportError:  # matplotlib is optional for charts
-        return paths
-    with tempfile.TemporaryDirectory() as folder:
-        bars = os.path.join(folder, "entity_f1_by_type.png")
-        scores = {redactor.text(name): score.f1 for name, score in report.per_type.items()}
-        if f1_by_type(scores, bars, "Entity F1 by type (evaluation)"):
-            client.log_artifact(run_id, bars, "plots")
-            paths.append("plots/entity_f1_by_type.png")
+    paths += _log_f1_chart(client, run_id, report, "entity", "evaluation", redactor)
     return paths
 
 

@@ -158,14 +158,12 @@ class Downloaded:
     """A run's newest checkpoint in a local temporary folder, checked against the model.
 
     Args:
-        run_id: The run.
-        stored: The checkpoint.
-        folder: Where it was downloaded (removed by :meth:`cleanup`).
-        root: The temporary folder holding ``folder``.
+        folder: The checkpoint's folder (holding ``state.json``).
+        root: The temporary folder holding ``folder``, removed by :meth:`cleanup`.
     """
 
-    def __init__(self, run_id: str, stored: StoredCheckpoint, folder: str, root: str) -> None:
-        self.run_id, self.stored, self.folder, self.root = run_id, stored, folder, root
+    def __init__(self, folder: str, root: str) -> None:
+        self.folder, self.root = folder, root
 
     def cleanup(self) -> None:
         """Remove the local copy."""
@@ -204,7 +202,7 @@ def fetch_checkpoint(run_id: str, kash_model: Any) -> Downloaded | None:
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    return Downloaded(run_id, stored, folder, root)
+    return Downloaded(folder, root)
 
 
 def resume_fit(
