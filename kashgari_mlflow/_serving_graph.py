@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 #: Name of the one input of the graph and of its ``serving_default`` signature.
@@ -52,8 +54,10 @@ def inference_function(tf_model: Any, task: str, segment: bool) -> Any:
     spec = tf.TensorSpec([None, None], tf.int32, name=TOKEN_IDS)
 
     def serve(token_ids: Any) -> dict[str, Any]:
+        # This body runs only while TensorFlow traces the function.
         network_input = [token_ids, tf.zeros_like(token_ids)] if segment else token_ids
-        scores = tf_model(network_input, training=False)
+        with plain_recurrent_loops(tf_model):
+            scores = tf_model(network_input, training=False)
         if task == "classification":
             return {PROBABILITIES: tf.cast(scores, tf.float32)}
         # Kashgari's CRF answers one-hot Viterbi paths, other heads softmax scores:
@@ -61,6 +65,34 @@ def inference_function(tf_model: Any, task: str, segment: bool) -> Any:
         return {LABEL_IDS: tf.argmax(scores, axis=-1, output_type=tf.int32)}
 
     return tf.function(serve, input_signature=[spec])
+
+
+@contextmanager
+def plain_recurrent_loops(tf_model: Any) -> Iterator[None]:
+    """Trace Keras' LSTM and GRU layers of ``tf_model`` as their plain cell loop.
+
+    Traced in a graph, these layers otherwise build two implementations (the
+    cuDNN kernel and the loop) plus the gradient functions of both, for
+    TensorFlow to pick one when the graph runs: about 1.4 s of a BiLSTM-CRF's
+    first evaluation here, and ops no inference needs in the SavedModel. Both
+    implementations compute the same step (``LSTMCell``/``GRUCell`` with the
+    layer's own weights, activations and masking), so the answers are the same.
+
+    Only layers that would take the two-implementation path are switched, and
+    only while the context lasts: training, traced by Keras, is untouched.
+    """
+    layers = [
+        module
+        for module in tf_model.submodules
+        if getattr(module, "_could_use_gpu_kernel", None) is True
+    ]
+    for layer in layers:
+        layer._could_use_gpu_kernel = False
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer._could_use_gpu_kernel = True
 
 
 def kashgari_inference_function(kash_model: Any, task: str, segment: bool) -> Any:

@@ -84,6 +84,36 @@ def test_saved_model_answers_token_ids_with_label_ids(trained_model, saved_model
     assert serve.structured_input_signature[1]["token_ids"].shape.as_list() == [None, None]
 
 
+def test_recurrent_layers_are_exported_as_one_plain_loop(saved_model_dir):
+    from kashgari_mlflow._graph_ops import graph_ops
+
+    ops = graph_ops(str(saved_model_dir / "serving" / "saved_model" / "saved_model.pb"))
+    assert "While" in ops
+    assert not {op for op in ops if op.startswith("CudnnRNN") or op.endswith("Grad")}
+
+
+def test_a_graph_with_both_recurrent_implementations_still_loads(
+    trained_model, tmp_path, monkeypatch
+):
+    """Models saved before the plain-loop export carry cuDNN kernels and gradients."""
+    import contextlib
+
+    from kashgari_mlflow import _serving_graph
+    from kashgari_mlflow._graph_ops import graph_ops
+
+    monkeypatch.setattr(_serving_graph, "plain_recurrent_loops", lambda _: contextlib.nullcontext())
+    monkeypatch.setattr(_serving_graph, "_TRACED", type(_serving_graph._TRACED)())
+    kashgari_mlflow.save_model(trained_model, str(tmp_path / "model"))
+    ops = graph_ops(str(tmp_path / "model" / "serving" / "saved_model" / "saved_model.pb"))
+    assert "CudnnRNNV3" in ops
+
+    expected = kashgari_tags(trained_model, SENTENCES)
+    monkeypatch.undo()
+    block_imports(monkeypatch)
+    pyfunc = mlflow.pyfunc.load_model(str(tmp_path / "model"))
+    assert [answer["tags"] for answer in pyfunc.predict(SENTENCES)] == expected
+
+
 def test_a_format_1_model_still_loads_through_kashgari_files(
     trained_model, saved_model_dir, tmp_path
 ):
