@@ -32,6 +32,7 @@ from kashgari_mlflow._tracking._epoch_metrics import batch_metrics, epoch_metric
 from kashgari_mlflow._tracking._fit_end import log_fit_end
 from kashgari_mlflow._tracking._fit_start import start_fit
 from kashgari_mlflow._tracking._fit_state import FitState
+from kashgari_mlflow._tracking._prefetch import import_in_background
 from kashgari_mlflow._tracking._resume import run_to_resume
 from kashgari_mlflow._tracking._retries import quick_retries
 from kashgari_mlflow._tracking._workers import not_the_logging_worker
@@ -266,6 +267,7 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
             fit.run.sender.flush()
         else:
             fit.run.sender.flush_in_background()
+        import_in_background()  # the charts' matplotlib, while the later epochs run
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         """Log the model and reports, send anything still queued, close our run.

@@ -14,7 +14,6 @@ from kashgari_mlflow._tracking._early_stopping import early_stopping_params, fin
 from kashgari_mlflow._tracking._evaluator import Evaluator, evaluation_data
 from kashgari_mlflow._tracking._failures import FailurePolicy
 from kashgari_mlflow._tracking._fit_state import FitState
-from kashgari_mlflow._tracking._prefetch import import_in_background
 from kashgari_mlflow._tracking._retries import quick_retries
 from kashgari_mlflow._tracking._runs import TrackedRun
 from kashgari_mlflow._tracking._steps import StepCounter, first_free_step
@@ -85,7 +84,6 @@ def start_fit(
     explicit = options.eval_data is not None
     first_free = log_fit_start(run, context, keras_params, settings, data, task, explicit)
     best = BestEpoch(monitor, options.mode) if options.log_model == "best" else None
-    import_in_background()  # the charts' matplotlib, while the epochs run
     fit = FitState(run, context, evaluator, best, StepCounter(first_free))
     fit.monitor, fit.higher_is_better = monitor, higher_is_better(monitor, options.mode)
     return fit
