@@ -154,10 +154,34 @@ def _hostile_saved_model(path: Path, body: Any) -> None:
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
 
 
+def _write_in_a_loop(marker: str) -> Any:
+    """A ``While`` whose body writes the file: the op sits in the body's function."""
+    import tensorflow as tf
+
+    def body(step: Any) -> list[Any]:
+        with tf.control_dependencies([tf.io.write_file(marker, "written")]):
+            return [step + 1]
+
+    return lambda: tf.while_loop(lambda step: step < 1, body, [tf.constant(0)])[0]
+
+
+def _write_in_a_branch(marker: str) -> Any:
+    """An ``If`` on a value known only at run time, whose taken branch writes the file."""
+    import tensorflow as tf
+
+    def write() -> Any:
+        with tf.control_dependencies([tf.io.write_file(marker, "written")]):
+            return tf.constant(1)
+
+    return lambda: tf.cond(tf.random.uniform([]) < 2.0, write, lambda: tf.constant(0))
+
+
 @pytest.mark.parametrize(
     ("op", "body"),
     [
         ("WriteFile", lambda marker: lambda: __import__("tensorflow").io.write_file(marker, "x")),
+        ("WriteFile", _write_in_a_loop),
+        ("WriteFile", _write_in_a_branch),
         (
             "ReadFile",
             lambda marker: (
@@ -226,12 +250,18 @@ def test_variables_declared_past_the_size_limit_are_refused(saved_model_dir, tmp
         mlflow.pyfunc.load_model(str(copy_model(saved_model_dir, tmp_path)))
 
 
-def test_the_hostile_graph_would_write_the_marker_if_loaded(tmp_path):
-    """The adversarial SavedModel really writes: the test above can fail."""
+@pytest.mark.parametrize("where", ["top level", "loop body", "branch"])
+def test_the_hostile_graph_would_write_the_marker_if_loaded(tmp_path, where):
+    """The adversarial SavedModels really write: the tests above can fail."""
     import tensorflow as tf
 
     marker = tmp_path / "marker.txt"
-    _hostile_saved_model(tmp_path / "hostile", lambda: tf.io.write_file(str(marker), "written"))
+    body = {
+        "top level": lambda path: lambda: tf.io.write_file(path, "written"),
+        "loop body": _write_in_a_loop,
+        "branch": _write_in_a_branch,
+    }[where](str(marker))
+    _hostile_saved_model(tmp_path / "hostile", body)
     serve = tf.saved_model.load(str(tmp_path / "hostile")).signatures["serving_default"]
     serve(token_ids=tf.constant(np.zeros((1, 3), np.int32)))
     assert marker.read_text() == "written"
