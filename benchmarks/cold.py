@@ -8,10 +8,10 @@ a ``BiLSTM_CRF_Model(sequence_length=40)``, fits it (batch 64, the dev set as
 validation) and exits:
 
 - ``bare``: the fit, then ``model.save`` (what a user without a tracker keeps);
-- ``bare-noop``: the same with a Keras callback that does nothing: a bare fit
-  alone in its process, with no callback and MLflow not imported, trains
-  slower per epoch (a TensorFlow effect measured, not explained, in
-  docs/benchmarks.md), so this is the baseline that isolates tracking;
+- ``bare-noop``: the same with a Keras callback that does nothing (no
+  per-batch hook), to check that a callback list alone changes nothing: some
+  fits with no per-batch hook stall (measured, not explained, in
+  docs/benchmarks.md);
 - ``manual``: the bare fit and ``model.save``, then the least a user tracking
   by hand with MLflow writes: a run, a few params, Keras' epoch metrics from
   the fit's ``History`` and the saved folder as artifacts (MLflow's own cost:
@@ -31,7 +31,8 @@ children) and brings every variant's files into the page cache alike.
 
 Within each pair every variant runs once, in an order rotated every pair. The
 whole-process wall time is taken from the parent (start to exit), the peak
-resident memory (VmHWM) and the time inside ``fit`` from the child. Ratios to
+resident memory (VmHWM) and the time inside ``fit`` from the child, and the
+machine's counters around each process (:func:`machine_counters`) from the parent. Ratios to
 ``bare`` are taken within each pair; their median is the figure. From two
 epoch counts the fixed cost per process and the cost per epoch are separated
 (a line through the two medians). Raw results go to ``docs/benchmarks/cold.json``.
@@ -42,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -163,15 +165,47 @@ def run_child(
             for key, value in os.environ.items()
             if not key.startswith("MLFLOW_") and key != "PYTHONDONTWRITEBYTECODE"
         }
+        machine_before = machine_counters()
         started = time.perf_counter()
         done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
+        machine = {key: value - machine_before[key] for key, value in machine_counters().items()}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{variant} ({epochs} epochs) failed: {done.stderr[-3000:]}")
-    return {"wall_s": wall, **json.loads(lines[-1][len("RESULT ") :])}
+    return {"wall_s": wall, **json.loads(lines[-1][len("RESULT ") :]), **machine}
+
+
+def machine_counters() -> dict[str, float]:
+    """What tells a slow process from a busy machine, as running totals in seconds.
+
+    ``cpu_s``: CPU time of this process's finished children (the fit's process
+    did more work when it grows with the wall time); ``steal_s``: time the
+    hypervisor gave this machine's CPUs to others; ``cpu_pressure_s``: time some
+    runnable task waited for a CPU (Linux PSI); ``refault_mib``: file pages read
+    back after the kernel had dropped them (a machine that pages out idle memory
+    makes processes wait for their own libraries). Counters the machine lacks are 0.
+    """
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    counters = {
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "steal_s": 0.0,
+        "cpu_pressure_s": 0.0,
+        "refault_mib": 0.0,
+    }
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        counters["steal_s"] = int(fields[8]) / os.sysconf("SC_CLK_TCK")
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        counters["cpu_pressure_s"] = int(some.rsplit("total=", 1)[1]) / 1e6
+        vmstat = dict(line.split() for line in Path("/proc/vmstat").read_text().splitlines())
+        pages = int(vmstat["workingset_refault_file"])
+        counters["refault_mib"] = pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, IndexError, KeyError, ValueError):
+        pass
+    return counters
 
 
 def migrated_store(folder: Path) -> Path:
