@@ -41,6 +41,7 @@ epoch counts the fixed cost per process and the cost per epoch are separated
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -167,15 +168,53 @@ def run_child(
         }
         machine_before = machine_counters()
         started = time.perf_counter()
-        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - started
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            child = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=err)
+            stalled = stalled_seconds(child)
+            wall = time.perf_counter() - started
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
         machine = {key: value - machine_before[key] for key, value in machine_counters().items()}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"{variant} ({epochs} epochs) failed: {done.stderr[-3000:]}")
-    return {"wall_s": wall, **json.loads(lines[-1][len("RESULT ") :]), **machine}
+    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+    if child.returncode != 0 or not lines:
+        raise RuntimeError(f"{variant} ({epochs} epochs) failed: {stderr[-3000:]}")
+    result = json.loads(lines[-1][len("RESULT ") :])
+    return {"wall_s": wall, **result, **machine, "stalled_s": stalled}
+
+
+#: A second in which the child used less CPU than this is counted as stalled.
+STALLED_CPU_S = 0.1
+
+
+def stalled_seconds(child: subprocess.Popen[Any], timeout_s: float = 3600.0) -> float:
+    """Wait for ``child``, sampling its CPU time each second; the seconds it barely ran.
+
+    A fit computes on both cores; a second with under :data:`STALLED_CPU_S` of
+    CPU time is one the process spent asleep (0 where ``/proc`` is missing).
+    """
+    stat = Path(f"/proc/{child.pid}/stat")
+    ticks = os.sysconf("SC_CLK_TCK")
+    stalled, previous = 0.0, None
+    deadline = time.monotonic() + timeout_s
+    while child.poll() is None:
+        if time.monotonic() > deadline:
+            child.kill()
+            child.wait()
+            raise RuntimeError(f"{child.args} ran over {timeout_s:.0f} s")
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        except (OSError, IndexError, ValueError):
+            cpu = None
+        if cpu is not None and previous is not None and cpu - previous < STALLED_CPU_S:
+            stalled += 1.0
+        previous = cpu
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=1.0)
+    return stalled
 
 
 def machine_counters() -> dict[str, float]:
@@ -187,6 +226,7 @@ def machine_counters() -> dict[str, float]:
     runnable task waited for a CPU (Linux PSI); ``refault_mib``: file pages read
     back after the kernel had dropped them (a machine that pages out idle memory
     makes processes wait for their own libraries). Counters the machine lacks are 0.
+    ``run_child`` adds ``stalled_s``, from :func:`stalled_seconds`.
     """
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     counters = {
