@@ -31,14 +31,31 @@ class FakeRun:
 
 @pytest.fixture
 def run() -> Any:
-    before = (sys.excepthook, signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal: a shell without job control
+    # starts background commands (`cmd &`, CI runners) with SIGINT ignored.
+    outer_sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = (sys.excepthook, signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
+        fake = FakeRun()
+        _run_guard.watch(fake)
+        yield fake
+        _run_guard.forget(fake)
+        after = (sys.excepthook, signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
+        assert after == before
+    finally:
+        signal.signal(signal.SIGINT, outer_sigint)
+
+
+def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it() -> None:
+    outer_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
     fake = FakeRun()
-    _run_guard.watch(fake)
-    yield fake
-    _run_guard.forget(fake)
-    assert (sys.excepthook, signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == (
-        before
-    )
+    try:
+        _run_guard.watch(fake)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is _run_guard._on_sigterm
+    finally:
+        _run_guard.forget(fake)
+        signal.signal(signal.SIGINT, outer_sigint)
 
 
 def test_hooks_exist_only_while_a_run_is_watched(run: FakeRun) -> None:
