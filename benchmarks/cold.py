@@ -31,8 +31,9 @@ children) and brings every variant's files into the page cache alike.
 
 Within each pair every variant runs once, in an order rotated every pair. The
 whole-process wall time is taken from the parent (start to exit), the peak
-resident memory (VmHWM) and the time inside ``fit`` from the child, and the
-machine's counters around each process (:func:`machine_counters`) from the parent. Ratios to
+resident memory (VmHWM) and the time inside ``fit`` from the child; the
+seconds the child barely ran and the machine's counters around it
+(:func:`stalled_seconds`, :func:`machine_counters`) from the parent. Ratios to
 ``bare`` are taken within each pair; their median is the figure. From two
 epoch counts the fixed cost per process and the cost per epoch are separated
 (a line through the two medians). Raw results go to ``docs/benchmarks/cold.json``.
@@ -218,34 +219,45 @@ def stalled_seconds(child: subprocess.Popen[Any], timeout_s: float = 3600.0) -> 
 
 
 def machine_counters() -> dict[str, float]:
-    """What tells a slow process from a busy machine, as running totals in seconds.
+    """What tells a slow process from a busy machine, as running totals.
 
     ``cpu_s``: CPU time of this process's finished children (the fit's process
     did more work when it grows with the wall time); ``steal_s``: time the
     hypervisor gave this machine's CPUs to others; ``cpu_pressure_s``: time some
     runnable task waited for a CPU (Linux PSI); ``refault_mib``: file pages read
     back after the kernel had dropped them (a machine that pages out idle memory
-    makes processes wait for their own libraries). Counters the machine lacks are 0.
-    ``run_child`` adds ``stalled_s``, from :func:`stalled_seconds`.
+    makes processes wait for their own libraries). Each counter the machine
+    lacks is 0.
     """
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    counters = {
+    return {
         "cpu_s": usage.ru_utime + usage.ru_stime,
-        "steal_s": 0.0,
-        "cpu_pressure_s": 0.0,
-        "refault_mib": 0.0,
+        "steal_s": _proc_counter(_steal_s),
+        "cpu_pressure_s": _proc_counter(_cpu_pressure_s),
+        "refault_mib": _proc_counter(_refault_mib),
     }
+
+
+def _proc_counter(read: Callable[[], float]) -> float:
     try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()
-        counters["steal_s"] = int(fields[8]) / os.sysconf("SC_CLK_TCK")
-        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
-        counters["cpu_pressure_s"] = int(some.rsplit("total=", 1)[1]) / 1e6
-        vmstat = dict(line.split() for line in Path("/proc/vmstat").read_text().splitlines())
-        pages = int(vmstat["workingset_refault_file"])
-        counters["refault_mib"] = pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+        return read()
     except (OSError, IndexError, KeyError, ValueError):
-        pass
-    return counters
+        return 0.0
+
+
+def _steal_s() -> float:
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_pressure_s() -> float:
+    some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    return int(some.rsplit("total=", 1)[1]) / 1e6
+
+
+def _refault_mib() -> float:
+    vmstat = dict(line.split() for line in Path("/proc/vmstat").read_text().splitlines())
+    return int(vmstat["workingset_refault_file"]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def migrated_store(folder: Path) -> Path:

@@ -154,6 +154,12 @@ def _hostile_saved_model(path: Path, body: Any) -> None:
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
 
 
+def _write_at_top_level(marker: str) -> Any:
+    import tensorflow as tf
+
+    return lambda: tf.io.write_file(marker, "written")
+
+
 def _write_in_a_loop(marker: str) -> Any:
     """A ``While`` whose body writes the file: the op sits in the body's function."""
     import tensorflow as tf
@@ -179,7 +185,7 @@ def _write_in_a_branch(marker: str) -> Any:
 @pytest.mark.parametrize(
     ("op", "body"),
     [
-        ("WriteFile", lambda marker: lambda: __import__("tensorflow").io.write_file(marker, "x")),
+        ("WriteFile", _write_at_top_level),
         ("WriteFile", _write_in_a_loop),
         ("WriteFile", _write_in_a_branch),
         (
@@ -257,7 +263,7 @@ def test_the_hostile_graph_would_write_the_marker_if_loaded(tmp_path, where):
 
     marker = tmp_path / "marker.txt"
     body = {
-        "top level": lambda path: lambda: tf.io.write_file(path, "written"),
+        "top level": _write_at_top_level,
         "loop body": _write_in_a_loop,
         "branch": _write_in_a_branch,
     }[where](str(marker))
