@@ -171,7 +171,12 @@ def run_child(
         started = time.perf_counter()
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             child = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=err)
-            stalled = stalled_seconds(child)
+            try:
+                stalled = stalled_seconds(child)
+            except BaseException:  # Ctrl-C or the timeout: no fit left running in its folder
+                child.kill()
+                child.wait()
+                raise
             wall = time.perf_counter() - started
             out.seek(0)
             err.seek(0)
@@ -186,18 +191,21 @@ def run_child(
     return {"wall_s": wall, **result, **machine, "stalled_s": stalled}
 
 
-#: A second in which the child used less CPU than this is counted as stalled.
-STALLED_CPU_S = 0.1
+#: A sample (about a second) in which the child used fewer clock ticks of CPU
+#: than this (a tenth of a second at Linux' 100 ticks/s) is counted as stalled.
+STALLED_TICKS = 10
 
 
 def stalled_seconds(child: subprocess.Popen[Any], timeout_s: float = 3600.0) -> float:
     """Wait for ``child``, sampling its CPU time each second; the seconds it barely ran.
 
-    A fit computes on both cores; a second with under :data:`STALLED_CPU_S` of
-    CPU time is one the process spent asleep (0 where ``/proc`` is missing).
+    A fit computes on both cores; a sample with under :data:`STALLED_TICKS` of
+    the child's own CPU time is a second it spent asleep (0 where ``/proc`` is
+    missing). Samples are about a second apart, so a stall counts to within a
+    second either way, and one under two seconds may not count at all; CPU
+    time of the child's own subprocesses is not its own.
     """
     stat = Path(f"/proc/{child.pid}/stat")
-    ticks = os.sysconf("SC_CLK_TCK")
     stalled, previous = 0.0, None
     deadline = time.monotonic() + timeout_s
     while child.poll() is None:
@@ -207,10 +215,10 @@ def stalled_seconds(child: subprocess.Popen[Any], timeout_s: float = 3600.0) -> 
             raise RuntimeError(f"{child.args} ran over {timeout_s:.0f} s")
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            cpu = int(fields[11]) + int(fields[12])  # utime, stime, in clock ticks
         except (OSError, IndexError, ValueError):
             cpu = None
-        if cpu is not None and previous is not None and cpu - previous < STALLED_CPU_S:
+        if cpu is not None and previous is not None and cpu - previous < STALLED_TICKS:
             stalled += 1.0
         previous = cpu
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -224,7 +232,8 @@ def machine_counters() -> dict[str, float]:
     ``cpu_s``: CPU time of this process's finished children (the fit's process
     did more work when it grows with the wall time); ``steal_s``: time the
     hypervisor gave this machine's CPUs to others; ``cpu_pressure_s``: time some
-    runnable task waited for a CPU (Linux PSI); ``refault_mib``: file pages read
+    runnable task waited for a CPU (Linux PSI, the whole machine: a fit with
+    more threads than cores adds to it itself); ``refault_mib``: file pages read
     back after the kernel had dropped them (a machine that pages out idle memory
     makes processes wait for their own libraries). Each counter the machine
     lacks is 0.
