@@ -8,10 +8,8 @@ a ``BiLSTM_CRF_Model(sequence_length=40)``, fits it (batch 64, the dev set as
 validation) and exits:
 
 - ``bare``: the fit, then ``model.save`` (what a user without a tracker keeps);
-- ``bare-noop``: the same with a Keras callback that does nothing (no
-  per-batch hook), to check that a callback list alone changes nothing: some
-  fits with no per-batch hook stall (measured, not explained, in
-  docs/benchmarks.md);
+- ``bare-noop``: the same with a Keras callback that does nothing, to check
+  that a callback list alone changes nothing;
 - ``manual``: the bare fit and ``model.save``, then the least a user tracking
   by hand with MLflow writes: a run, a few params, Keras' epoch metrics from
   the fit's ``History`` and the saved folder as artifacts (MLflow's own cost:
@@ -19,6 +17,11 @@ validation) and exits:
 - ``callback``: the fit with ``MlflowCallback()`` (everything on);
 - ``callback-eval-off``: ``MlflowCallback(eval_every_n_epochs=0)``;
 - ``autolog``: ``mlflow.tensorflow.autolog()``, then the fit.
+
+Every variant runs with tf.data's autotuning of Keras' generator input turned
+off (``--tf-data-autotune`` keeps it): TensorFlow 2.15 can leave a process idle
+for up to a minute when that input's iterator is destroyed, in whichever
+variant it likes (:mod:`input_pipeline`, docs/benchmarks.md "Some fits stall").
 
 Tracking variants log to ``sqlite:///mlflow.db`` in the process's working
 directory, a copy of a store migrated once beforehand: a user's first run
@@ -78,6 +81,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--baseline", choices=("bare", "bare-noop"), default="bare", help="default: bare"
     )
+    parser.add_argument(
+        "--tf-data-autotune",
+        action="store_true",
+        help="keep tf.data's autotuning of Keras' generator input (off by default: see "
+        "benchmarks/input_pipeline.py)",
+    )
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--child-epochs", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -100,9 +109,14 @@ def load_data(train_sentences: int | None) -> tuple[Any, Any, Any, Any, str]:
     return train_x, train_y, dev_x, dev_y, source
 
 
-def child(variant: str, epochs: int, train_sentences: int | None) -> int:
+def child(variant: str, epochs: int, train_sentences: int | None, autotune: bool) -> int:
     """Worker mode: one fit as a user's script runs it; prints one JSON line."""
     from kashgari.tasks.labeling import BiLSTM_CRF_Model
+
+    if not autotune:
+        from input_pipeline import turn_off_generator_autotune
+
+        turn_off_generator_autotune()
 
     train_x, train_y, dev_x, dev_y, _ = load_data(train_sentences)
     callbacks: list[Any] = []
@@ -153,7 +167,7 @@ def log_by_hand(history: dict[str, list[float]], epochs: int) -> None:
 
 
 def run_child(
-    variant: str, epochs: int, train_sentences: int | None, store: Path
+    variant: str, epochs: int, train_sentences: int | None, store: Path, autotune: bool = False
 ) -> dict[str, Any]:
     """One fresh process of ``variant``: its wall time from here, and what it measured."""
     folder = Path(tempfile.mkdtemp(prefix=f"cold-{variant}-"))
@@ -162,6 +176,8 @@ def run_child(
         command = [sys.executable, __file__, "--child", variant, "--child-epochs", str(epochs)]
         if train_sentences:
             command += ["--train-sentences", str(train_sentences)]
+        if autotune:
+            command.append("--tf-data-autotune")
         env = {
             key: value
             for key, value in os.environ.items()
@@ -290,6 +306,7 @@ def run_pairs(
     train_sentences: int | None,
     log: Callable[[str], None] = lambda line: print(line, flush=True),
     baseline: str = "bare",
+    autotune: bool = False,
 ) -> list[dict[str, Any]]:
     """Every process of a cold comparison: warm-up, then ``pairs`` rotated pairs per epoch count.
 
@@ -301,11 +318,11 @@ def run_pairs(
     with tempfile.TemporaryDirectory() as folder:
         store = migrated_store(Path(folder))
         for variant in variants:  # untimed: bytecode and page cache, alike for every variant
-            run_child(variant, 1, 64, store)
+            run_child(variant, 1, 64, store, autotune)
         for pair in range(pairs):
             for epochs in epoch_counts:
                 for variant in rotated(variants, pair):
-                    result = run_child(variant, epochs, train_sentences, store)
+                    result = run_child(variant, epochs, train_sentences, store, autotune)
                     runs.append({"pair": pair, "epochs": epochs, "variant": variant, **result})
                     log(f"  pair {pair} {epochs:3d} epochs {variant:18s} " + ", ".join(
                         f"{k} {v:.1f}" for k, v in result.items()))  # fmt: skip
@@ -370,21 +387,22 @@ def table(
 def main() -> int:
     args = parse_args()
     if args.child:
-        return child(args.child, args.child_epochs, args.train_sentences)
+        return child(args.child, args.child_epochs, args.train_sentences, args.tf_data_autotune)
     load_average = os.getloadavg()
     train_x, _, dev_x, _, source = load_data(args.train_sentences)
     print(f"data: {source}, {len(train_x)} train, {len(dev_x)} dev sentences", flush=True)
     variants = [args.baseline, *[v for v in args.variants if v != args.baseline]]
     runs = run_pairs(
-        args.epochs, args.pairs, variants, args.train_sentences, baseline=args.baseline
-    )
+        args.epochs, args.pairs, variants, args.train_sentences, baseline=args.baseline,
+        autotune=args.tf_data_autotune,
+    )  # fmt: skip
     lines = table(runs, args.epochs, variants, args.baseline)
     print("\n".join(lines))
     write_raw_results(
         RESULTS, "benchmarks/cold.py", load_average,
         data=source, train_sentences=len(train_x), dev_sentences=len(dev_x),
         sequence_length=SEQUENCE_LENGTH, batch_size=BATCH_SIZE, baseline=args.baseline,
-        runs=runs, table=lines,
+        tf_data_autotune=args.tf_data_autotune, runs=runs, table=lines,
     )  # fmt: skip
     print(f"raw results: {RESULTS.relative_to(ROOT)}")
     return 0

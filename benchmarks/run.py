@@ -71,6 +71,12 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="skip the extra `mlflow models serve --workers 2` row",
     )
+    parser.add_argument(
+        "--tf-data-autotune",
+        action="store_true",
+        help="keep tf.data's autotuning of Keras' generator input (off by default: see "
+        "benchmarks/input_pipeline.py)",
+    )
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # worker mode for peak memory
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -528,7 +534,7 @@ def peak_memory(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
             sys.executable, __file__, "--variant", variant, "--workdir", str(workdir),
             "--train-sentences", str(args.train_sentences),
             "--dev-sentences", str(args.dev_sentences), "--epochs", str(args.epochs),
-        ]  # fmt: skip
+        ] + (["--tf-data-autotune"] if args.tf_data_autotune else [])  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
         lines = [line for line in done.stdout.splitlines() if line.startswith("PEAK_RSS_MB ")]
         if done.returncode != 0 or not lines:
@@ -682,6 +688,10 @@ def main() -> int:
     from kashgari_mlflow._compat import import_kashgari
 
     args = parse_args()
+    if not args.tf_data_autotune:
+        from input_pipeline import turn_off_generator_autotune
+
+        turn_off_generator_autotune()  # warm fits here, memory fits in their workers
     if args.variant:
         return run_variant(args)
     import_kashgari()  # and quiets Kashgari's DEBUG logger, which prints arrays
@@ -698,8 +708,9 @@ def main() -> int:
 
         print("Cold trainings (a fresh process per fit, the whole train set):")
         cold = run_pairs(
-            args.cold_epochs, args.cold_pairs, list(COLD_VARIANTS), args.cold_train_sentences
-        )
+            args.cold_epochs, args.cold_pairs, list(COLD_VARIANTS), args.cold_train_sentences,
+            autotune=args.tf_data_autotune,
+        )  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         print("Warm training overhead (one process):")
