@@ -142,6 +142,18 @@ def model_log_name_kwargs(model_log: Callable[..., Any], name: str) -> dict[str,
     return {"artifact_path": name}
 
 
+def model_log_step_kwargs(model_log: Callable[..., Any], step: int | None) -> dict[str, Any]:
+    """Link a logged model to the metrics of ``step`` (MLflow 3); nothing on MLflow 2.
+
+    MLflow 3's ``Model.log`` copies the run's metrics at ``step`` (default 0)
+    onto the logged model, so a model logged without its epoch's step shows the
+    first epoch's scores.
+    """
+    if step is None or "step" not in inspect.signature(model_log).parameters:
+        return {}
+    return {"step": step}
+
+
 _RAW_JSON_KEYS = ("inputs", "instances")
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from kashgari_mlflow import MlflowCallback, TrackingWarning
 
-from .conftest import fit_tiny
+from .conftest import MLFLOW_MAJOR, fit_tiny
 
 EPOCHS = 2
 
@@ -69,6 +69,13 @@ def test_zero_argument_callback_tracks_everything(small_data, tracking_uri):
     pyfunc = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     (answer,) = pyfunc.predict(["John lives in New York"])
     assert len(answer["tags"]) == 5
+    if MLFLOW_MAJOR >= 3:  # the logged model shows the scores of the weights it holds
+        best_epoch = int(run.data.metrics["best_epoch"])
+        logged = client.get_logged_model(callback.model_info.model_id)
+        assert {metric.step for metric in logged.metrics} == {best_epoch}
+        (f1,) = [metric for metric in logged.metrics if metric.key == "val_entity_f1"]
+        history = client.get_metric_history(run.info.run_id, "val_entity_f1")
+        assert f1.value == pytest.approx({m.step: m.value for m in history}[best_epoch])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "entity_report")}
     assert artifacts == {"entity_report/report.txt", "entity_report/report.json"}
     analysis = {a.path for a in client.list_artifacts(run.info.run_id, "error_analysis")}
@@ -129,6 +136,10 @@ def test_best_model_is_logged_with_its_epoch(small_data, tracking_uri):
     assert run.data.metrics["best_epoch"] == best.step
     assert run.data.metrics["best_val_loss"] == pytest.approx(best.value)
     assert callback.model_info is not None
+    if MLFLOW_MAJOR >= 3:  # the best epoch's scores, not the first's or the last's
+        logged = mlflow.MlflowClient().get_logged_model(callback.model_info.model_id)
+        (val_loss,) = [metric for metric in logged.metrics if metric.key == "val_loss"]
+        assert (val_loss.step, val_loss.value) == (best.step, pytest.approx(best.value))
 
 
 def test_explicit_model_wins_and_a_plain_keras_model_gets_a_clear_error(small_data, tracking_uri):

@@ -91,7 +91,7 @@ def test_a_model_that_cannot_be_logged_is_saved_locally_with_one_warning(
     monkeypatch.setattr(flavor, "save_model", lambda model, path, **kw: saved.append(path))
     network = _Network()
     kwargs: dict[str, Any] = dict(
-        tf_model=network, weights=["best"], model_name="model", registered_model_name=None,
+        tf_model=network, weights=["best"], step=1, model_name="model", registered_model_name=None,
         tokenizer="whitespace", scheme="default", example=None,
     )  # fmt: skip
     run = TrackedRun(RunLogger(object(), "run"), owned=False, final_flush_seconds=0)

@@ -45,6 +45,7 @@ def log_fit_end(options: ModelOptions, fit: FitState, tf_model: Any) -> Any:
         kash_model,
         tf_model=tf_model,
         weights=fit.logged_weights(),
+        step=fit.logged_step(),
         model_name=options.model_name,
         registered_model_name=options.registered_model_name,
         tokenizer=tokenizer,

@@ -77,8 +77,24 @@ class FitState:
         step, analysis = self.evaluator.last_report_step, self.evaluator.last_analysis
         return (step, analysis) if step is not None and analysis is not None else None
 
+    def logged_step(self) -> int | None:
+        """The step of the epoch whose weights are logged (None before any epoch ended)."""
+        if self.best is not None and self.best.step is not None:
+            return self.best.step
+        return self.network_step()
+
     def logged_weights(self) -> list[Any] | None:
         """The best epoch's weights when they are not the network's current ones, else None."""
-        if self.best is None or self.best.step == self.last_step:
+        if self.best is None or self.best.step is None or self.best.step == self.network_step():
             return None
         return self.best.weights
+
+    def network_step(self) -> int | None:
+        """The step of the epoch whose weights the network holds now.
+
+        The last epoch's, unless Keras' ``EarlyStopping(restore_best_weights=True)``
+        stopped the fit and put back the weights of its own best epoch.
+        """
+        stopper = find_early_stopping(self.context.callbacks)
+        restored = early_stopping_metrics(stopper, self.steps.offset or 0).get("restored_epoch")
+        return int(restored) if restored is not None else self.last_step

@@ -49,6 +49,7 @@ def log_trained_model(
     *,
     tf_model: Any,
     weights: list[Any] | None,
+    step: int | None,
     model_name: str,
     registered_model_name: str | None,
     tokenizer: str | Callable[..., Any],
@@ -62,6 +63,8 @@ def log_trained_model(
         kash_model: The trained Kashgari model.
         tf_model: The network being trained (the callback's ``model``).
         weights: Weights to log instead of the network's own (the best epoch's), or None.
+        step: The step of the epoch those weights are from: MLflow 3 shows that
+            epoch's metrics on the logged model.
         model_name: Name of the logged model in the run.
         registered_model_name: Also register the model under this name.
         tokenizer: Tokenizer saved with the model.
@@ -71,6 +74,9 @@ def log_trained_model(
     Returns:
         MLflow's ``ModelInfo``, or None when the model was kept locally.
     """
+    from mlflow.models import Model
+
+    from kashgari_mlflow._compat import model_log_step_kwargs
     from kashgari_mlflow.flavor import log_model
 
     run_id, policy = run.run_id, run.sender.policy
@@ -93,6 +99,7 @@ def log_trained_model(
             # MLflow would reload the saved model to run the example (seconds per
             # log); the flavor's tests prove such examples serve.
             validate_serving_input=False,
+            **model_log_step_kwargs(Model.log, step),
         )
     return None
 
