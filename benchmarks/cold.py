@@ -39,7 +39,8 @@ seconds the child barely ran and the machine's counters around it
 (:func:`stalled_seconds`, :func:`machine_counters`) from the parent. Ratios to
 ``bare`` are taken within each pair; their median is the figure. From two
 epoch counts the fixed cost per process and the cost per epoch are separated
-(a line through the two medians). Raw results go to ``docs/benchmarks/cold.json``.
+(a line through the two medians). Raw results go to ``docs/benchmarks/cold.json``
+(``--results`` to change).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--baseline", choices=("bare", "bare-noop"), default="bare", help="default: bare"
     )
+    parser.add_argument("--results", default=str(RESULTS), help="default: %(default)s")
     parser.add_argument(
         "--tf-data-autotune",
         action="store_true",
@@ -398,13 +400,14 @@ def main() -> int:
     )  # fmt: skip
     lines = table(runs, args.epochs, variants, args.baseline)
     print("\n".join(lines))
+    results = Path(args.results)
     write_raw_results(
-        RESULTS, "benchmarks/cold.py", load_average,
+        results, "benchmarks/cold.py", load_average,
         data=source, train_sentences=len(train_x), dev_sentences=len(dev_x),
         sequence_length=SEQUENCE_LENGTH, batch_size=BATCH_SIZE, baseline=args.baseline,
         tf_data_autotune=args.tf_data_autotune, runs=runs, table=lines,
     )  # fmt: skip
-    print(f"raw results: {RESULTS.relative_to(ROOT)}")
+    print(f"raw results: {results}")
     return 0
 
 

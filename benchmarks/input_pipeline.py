@@ -15,7 +15,9 @@ both cores free, at random. A stack of a stalled process shows it
 The stall is TensorFlow's, paid with or without a tracker, and it lands in
 whichever variant's process it likes, so the benchmarks turn the autotuning
 off for Keras' generator input in every variant (``--tf-data-autotune`` keeps
-it). Prefetching stays; only the tuning thread goes.
+it). Prefetching stays; only the tuning thread goes. Kashgari's ``predict``
+and ``evaluate`` pass arrays, not a generator: their pipelines keep the
+autotuning, as users run them.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ def turn_off_generator_autotune() -> None:
     import tensorflow as tf
     from keras.src.engine import data_adapter
 
+    if not tf.keras.Model.fit.__module__.startswith("keras.src."):
+        raise RuntimeError(
+            f"tf.keras is not Keras 2's keras.src ({tf.keras.Model.fit.__module__}): "
+            "the patch would change nothing"
+        )
     adapter = data_adapter.GeneratorDataAdapter
     if getattr(adapter, "_autotune_turned_off", False):
         return

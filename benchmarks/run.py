@@ -643,7 +643,7 @@ def cold_steps(args: argparse.Namespace, workdir: Path) -> dict[str, list[dict[s
                 sys.executable, __file__, "--variant", step, "--workdir", str(workdir),
                 "--train-sentences", str(args.train_sentences),
                 "--dev-sentences", str(args.dev_sentences),
-            ]  # fmt: skip
+            ] + (["--tf-data-autotune"] if args.tf_data_autotune else [])  # fmt: skip
             env = {
                 key: value
                 for key, value in os.environ.items()
