@@ -20,7 +20,7 @@ validation) and exits:
 
 Every variant runs with tf.data's autotuning of Keras' generator input turned
 off (``--tf-data-autotune`` keeps it): TensorFlow 2.15 can leave a process idle
-for up to a minute when that input's iterator is destroyed, in whichever
+for half a minute when that input's iterator is destroyed, in whichever
 variant it likes (:mod:`input_pipeline`, docs/benchmarks.md "Some fits stall").
 
 Tracking variants log to ``sqlite:///mlflow.db`` in the process's working

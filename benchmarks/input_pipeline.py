@@ -3,12 +3,11 @@
 Kashgari's ``fit`` hands Keras a Python generator; Keras wraps it in a
 ``tf.data`` pipeline that ends in ``prefetch(tf.data.AUTOTUNE)``, so its
 iterator starts TensorFlow's autotuning thread (``tf_data_model``). That
-thread sleeps between optimisations for a period that doubles up to 60 s.
-When the iterator is destroyed (when ``fit`` returns, or later when a
-reference cycle holding it is collected, or at interpreter exit), the thread
-that destroys it waits for the autotuning thread, and on TensorFlow 2.15 that
-wait can last until the sleep ends: a process sits idle for up to a minute,
-both cores free, at random. A stack of a stalled process shows it
+thread sleeps between optimisations. When the iterator is destroyed (when
+``fit`` returns, or later when a reference cycle holding it is collected, or at
+interpreter exit), the thread that destroys it waits for the autotuning
+thread, and on TensorFlow 2.15 that wait can last until the sleep ends: a
+process sits idle, at random (27-31 s in the 10-epoch fits measured). A stack of a stalled process shows it
 (``RootDataset::Iterator::~Iterator`` waiting on the thread in
 ``Model::OptimizeLoop``); docs/benchmarks.md has the measurements.
 
