@@ -7,9 +7,9 @@ thread sleeps between optimisations. When the iterator is destroyed (when
 ``fit`` returns, or later when a reference cycle holding it is collected, or at
 interpreter exit), the thread that destroys it waits for the autotuning
 thread, and on TensorFlow 2.15 that wait can last until the sleep ends: a
-process sits idle, at random (27-31 s in the 10-epoch fits measured). A stack of a stalled process shows it
-(``RootDataset::Iterator::~Iterator`` waiting on the thread in
-``Model::OptimizeLoop``); docs/benchmarks.md has the measurements.
+process sits idle, at random (27-31 s in the 10-epoch fits measured). A stack
+of a stalled process shows it (``RootDataset::Iterator::~Iterator`` waiting on
+the thread in ``Model::OptimizeLoop``); docs/benchmarks.md has the measurements.
 
 The stall is TensorFlow's, paid with or without a tracker, and it lands in
 whichever variant's process it likes, so the benchmarks turn the autotuning

@@ -32,6 +32,14 @@ def early_stopping_params(stopper: Any) -> dict[str, Any]:
     }
 
 
+def restored_epoch(stopper: Any) -> int | None:
+    """The epoch (Keras' 0-based count) whose weights the stopper put back, or None."""
+    if stopper is None or not stopper.restore_best_weights or not stopper.stopped_epoch:
+        return None
+    best_epoch = getattr(stopper, "best_epoch", None)
+    return None if best_epoch is None else int(best_epoch)
+
+
 def early_stopping_metrics(stopper: Any, offset: int) -> dict[str, float]:
     """``stopped_epoch`` and ``restored_epoch`` as steps of the run (empty if it did not stop)."""
     if stopper is None:
@@ -39,7 +47,7 @@ def early_stopping_metrics(stopper: Any, offset: int) -> dict[str, float]:
     metrics: dict[str, float] = {}
     if stopper.stopped_epoch:
         metrics["stopped_epoch"] = stopper.stopped_epoch + offset
-    best_epoch = getattr(stopper, "best_epoch", None)
-    if stopper.restore_best_weights and stopper.stopped_epoch and best_epoch is not None:
-        metrics["restored_epoch"] = best_epoch + offset
+    restored = restored_epoch(stopper)
+    if restored is not None:
+        metrics["restored_epoch"] = restored + offset
     return metrics

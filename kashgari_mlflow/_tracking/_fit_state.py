@@ -11,7 +11,11 @@ from kashgari_mlflow._error_analysis import ErrorAnalysis
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._tracking._artifacts import MetricHistory
 from kashgari_mlflow._tracking._best import BestEpoch
-from kashgari_mlflow._tracking._early_stopping import early_stopping_metrics, find_early_stopping
+from kashgari_mlflow._tracking._early_stopping import (
+    early_stopping_metrics,
+    find_early_stopping,
+    restored_epoch,
+)
 from kashgari_mlflow._tracking._evaluator import Evaluator
 from kashgari_mlflow._tracking._runs import TrackedRun
 from kashgari_mlflow._tracking._steps import StepCounter
@@ -95,6 +99,5 @@ class FitState:
         The last epoch's, unless Keras' ``EarlyStopping(restore_best_weights=True)``
         stopped the fit and put back the weights of its own best epoch.
         """
-        stopper = find_early_stopping(self.context.callbacks)
-        restored = early_stopping_metrics(stopper, self.steps.offset or 0).get("restored_epoch")
-        return int(restored) if restored is not None else self.last_step
+        restored = restored_epoch(find_early_stopping(self.context.callbacks))
+        return self.steps.epoch_step(restored) if restored is not None else self.last_step
