@@ -206,3 +206,47 @@ def test_a_nested_training_resumes_its_own_child_run_and_leaves_the_parent_open(
     assert child.info.status == "FINISHED"
     assert sorted(m.step for m in client.get_metric_history(child.info.run_id, "loss")) == [0, 1]
     assert "loss" not in client.get_run(parent.info.run_id).data.metrics
+
+
+def test_a_crashed_classification_training_resumes_with_its_weights(demo_data, tracking_uri):
+    from kashgari.tasks.classification import BiLSTM_Model
+
+    train_x, train_y, dev_x, dev_y = demo_data
+
+    def labels(tags):
+        return ["org" if any(t.endswith("ORG") for t in seq) else "other" for seq in tags]
+
+    data = (train_x[:32], labels(train_y[:32]), dev_x[:8], labels(dev_y[:8]))
+    options = {"checkpoint_every_n_epochs": 1, "log_model": False}
+
+    def fit(model, callbacks, epochs=2):
+        np.random.seed(0)
+        model.fit(*data, batch_size=32, epochs=epochs, callbacks=callbacks,
+                  fit_kwargs={"verbose": 0})  # fmt: skip
+
+    first = MlflowCallback(run_name="classes", **options)
+    model = BiLSTM_Model()
+    with pytest.raises(RuntimeError, match="the machine went away"):
+        fit(model, [first, _StopAfter(0)])
+    run_id = first.active_run_id
+    saved_iterations = int(model.tf_model.optimizer.iterations.numpy())
+    saved_weights = model.tf_model.get_weights()
+
+    resumed = {}
+
+    class _Probe(tf.keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if not resumed:
+                resumed["iterations"] = int(self.model.optimizer.iterations.numpy())
+                resumed["weights"] = self.model.get_weights()
+
+    again = BiLSTM_Model()
+    fit(again, [MlflowCallback(run_name="classes", resume=True, **options), _Probe()])
+    assert resumed["iterations"] == saved_iterations
+    assert all(np.array_equal(a, b) for a, b in zip(resumed["weights"], saved_weights, strict=True))
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert len(client.search_runs([run.info.experiment_id])) == 1
+    for key in ("loss", "val_loss", "val_class_f1", "val_class_f1/org"):
+        assert sorted(m.step for m in client.get_metric_history(run_id, key)) == [0, 1], key
