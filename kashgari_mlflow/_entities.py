@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Scheme = Literal["default", "IOB2", "IOBES"]
@@ -47,6 +48,7 @@ def is_internal_label(tag: str) -> bool:
     return len(tag) >= 2 and tag.startswith("[") and tag.endswith("]")
 
 
+@lru_cache(maxsize=4096)  # a tag set is small, and every token's tag is split
 def split_tag(tag: str) -> tuple[str, str]:
     """Split a tag into ``(prefix, type)``.
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -159,9 +160,26 @@ def to_documents(rows: Sequence[Any], tokenize: TokenizeFn, joiner: Joiner) -> l
 
 
 def _pretokenized(index: int, row: Sequence[Any], joiner: Joiner) -> Document:
+    # One pass over plain strings; a row with anything else is checked token by token.
+    if all(type(token) is str and not token.isspace() and token for token in row):
+        texts: list[str] = list(row)
+    else:
+        texts = _checked_tokens(index, row)
+    if not texts:
+        return Document("", [])
+    separators = ["", *map(joiner, texts[:-1], texts[1:])]
     tokens: list[Token] = []
-    parts: list[str] = []  # the text: tokens and the separators between them
     cursor = 0
+    for separator, text in zip(separators, texts, strict=True):
+        start = cursor + len(separator)
+        cursor = start + len(text)
+        tokens.append(Token(text, start, cursor))
+    return Document("".join(chain.from_iterable(zip(separators, texts, strict=True))), tokens)
+
+
+def _checked_tokens(index: int, row: Sequence[Any]) -> list[str]:
+    """``row``'s tokens as ``str``, or an error naming the first one that is not text."""
+    texts = []
     for position, token in enumerate(row):
         if not _is_text(token):
             raise _invalid(
@@ -172,14 +190,8 @@ def _pretokenized(index: int, row: Sequence[Any], joiner: Joiner) -> Document:
                 f"Token {position} of input {index} is empty or only whitespace; drop it "
                 "before sending."
             )
-        if tokens:
-            separator = joiner(tokens[-1].text, str(token))
-            parts.append(separator)
-            cursor += len(separator)
-        tokens.append(Token(str(token), cursor, cursor + len(token)))
-        parts.append(str(token))
-        cursor += len(token)
-    return Document("".join(parts), tokens)
+        texts.append(str(token))
+    return texts
 
 
 def _describe(value: Any) -> str:

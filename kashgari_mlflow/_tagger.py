@@ -86,6 +86,8 @@ class Tagger:
         self.serve = serve
         self.encoding = encoding
         self.labels = list(labels)
+        # The tag of each output index, internal labels already turned into ``O``.
+        self._tags = [self._tag(label_id) for label_id in range(len(self.labels))]
 
     @classmethod
     def from_network(cls, network: SavedNetwork) -> Tagger:
@@ -165,9 +167,10 @@ class Tagger:
             batch = order[start : start + batch_size]
             sentences = [pieces[i] for i in batch]
             best = self.predict_label_ids(sentences)
+            tags, known = self._tags, len(self._tags)
             for row, index in enumerate(batch):
-                ids = best[row, 1 : len(pieces[index]) + 1]
-                results[index] = [self._tag(int(label_id)) for label_id in ids]
+                ids = best[row, 1 : len(pieces[index]) + 1].tolist()
+                results[index] = [tags[i] if i < known else OUTSIDE for i in ids]
         return results
 
     def predict_label_ids(self, sentences: Sequence[Sequence[str]]) -> Any:

@@ -20,18 +20,21 @@ import importlib.util
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 WHITESPACE = "whitespace"
 CHARACTER = "char"
 _NON_SPACE = re.compile(r"\S+")
 
 
-@dataclass(frozen=True)
-class Token:
-    """A token and where it sits in the original string (``text[start:end]``)."""
+class Token(NamedTuple):
+    """A token and where it sits in the original string (``text[start:end]``).
+
+    A named tuple: a predict makes one per token of its input, and a tuple is
+    made in a third of the time a frozen dataclass takes.
+    """
 
     text: str
     start: int
