@@ -23,7 +23,7 @@ their median is compared with the targets.
 Warm predict of format 2 against format 1 is compared in one more process per
 model that loads both and alternates them in blocks of four calls (2, 1, 1, 2),
 ``--blocks`` times: the ratio of each block's sums, and their median. Between
-fresh processes, the spread of single predicts (about 20%) is larger than the
+fresh processes, the spread of single predicts (20-35%) is larger than the
 difference asked about. The raw measurements go to
 ``docs/benchmarks/loading.json``, which ``docs/benchmarks.md`` quotes.
 """
@@ -256,18 +256,30 @@ def table(runs: list[dict[str, Any]], alternated: dict[str, dict[str, Any]]) -> 
     for model, result in alternated.items():
         ratios = [block["ratio"] for block in result["blocks"]]
         value = statistics.median(ratios)
-        verdict = "met" if value <= ALTERNATED_TARGET and result["tags_identical"] else "MISSED"
+        verdict = "met" if value <= ALTERNATED_TARGET else "MISSED"
+        if not result["tags_identical"]:
+            verdict = "MISSED (tags differ)"
         lines.append(
             f"| {model}: warm predict of pyfunc / pyfunc-format-1 in one process, alternated, "
-            f"at most {ALTERNATED_TARGET:.2f}x | {value:.2f}x (quartiles "
-            f"{', '.join(f'{q:.2f}' for q in statistics.quantiles(ratios, n=4)[::2])}) "
+            f"at most {ALTERNATED_TARGET:.2f}x | {value:.3f}x (quartiles "
+            f"{', '.join(f'{q:.2f}' for q in statistics.quantiles(ratios, n=4)[::2])}; "
+            f"medians of single calls {single_call_ratio(result['blocks']):.3f}x) "
             f"| {len(ratios)} blocks | {verdict} |"
         )
     return lines
 
 
+def single_call_ratio(blocks: list[dict[str, Any]]) -> float:
+    """Median single predict of format 2 over that of format 1, over every block."""
+    ours = [s for block in blocks for s in block["pyfunc_s"]]
+    theirs = [s for block in blocks for s in block["pyfunc-format-1_s"]]
+    return float(statistics.median(ours) / statistics.median(theirs))
+
+
 def main() -> int:
     args = parse_args()
+    if args.blocks < 2:
+        raise SystemExit("--blocks must be at least 2 (their quartiles are reported)")
     if args.child:
         return child(args)
     import tempfile
