@@ -58,6 +58,20 @@ class _StopAfter(tf.keras.callbacks.Callback):
             raise RuntimeError("the machine went away")
 
 
+class _FirstBatch(tf.keras.callbacks.Callback):
+    """Record the optimizer's count and the weights as the first batch begins."""
+
+    def __init__(self):
+        super().__init__()
+        self.iterations = None
+        self.weights = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.iterations is None:
+            self.iterations = int(self.model.optimizer.iterations.numpy())
+            self.weights = self.model.get_weights()
+
+
 def _checkpoints_in_store(client, run_id):
     if MLFLOW_MAJOR >= 3:
         experiment_id = client.get_run(run_id).info.experiment_id
@@ -103,24 +117,18 @@ def test_a_crashed_training_resumes_in_its_run_from_the_newest_checkpoint(
     # new process would build the same model on the same data just the same.
     kashgari_mlflow.autolog(resume=True, **options, log_every_n_steps=1)
     again = make_tiny_model(data=data[:2])
-    resumed = {}
-
-    class _Probe(tf.keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            if not resumed:
-                resumed["iterations"] = int(self.model.optimizer.iterations.numpy())
-                resumed["weights"] = self.model.get_weights()
+    resumed = _FirstBatch()
 
     try:
         with caplog.at_level(logging.INFO, logger="kashgari_mlflow"):
-            fit_tiny(data, [_Probe()], epochs=4, model=again)
+            fit_tiny(data, [resumed], epochs=4, model=again)
     finally:
         kashgari_mlflow.autolog(disable=True)
     # The crashed run was closed first, storing its last completed epoch (2), not 1.
     assert f"Resumed run {run_id} from the checkpoint of epoch 2" in caplog.text
     assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == 1
-    assert resumed["iterations"] == saved_iterations  # Adam's count and moments restored
-    assert all(np.array_equal(a, b) for a, b in zip(resumed["weights"], saved_weights, strict=True))
+    assert resumed.iterations == saved_iterations  # Adam's count and moments restored
+    assert all(np.array_equal(a, b) for a, b in zip(resumed.weights, saved_weights, strict=True))
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
     for key in ("loss", "val_loss", "val_entity_f1"):
@@ -232,18 +240,12 @@ def test_a_crashed_classification_training_resumes_with_its_weights(demo_data, t
     saved_iterations = int(model.tf_model.optimizer.iterations.numpy())
     saved_weights = model.tf_model.get_weights()
 
-    resumed = {}
-
-    class _Probe(tf.keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            if not resumed:
-                resumed["iterations"] = int(self.model.optimizer.iterations.numpy())
-                resumed["weights"] = self.model.get_weights()
+    resumed = _FirstBatch()
 
     again = BiLSTM_Model()
-    fit(again, [MlflowCallback(run_name="classes", resume=True, **options), _Probe()])
-    assert resumed["iterations"] == saved_iterations
-    assert all(np.array_equal(a, b) for a, b in zip(resumed["weights"], saved_weights, strict=True))
+    fit(again, [MlflowCallback(run_name="classes", resume=True, **options), resumed])
+    assert resumed.iterations == saved_iterations
+    assert all(np.array_equal(a, b) for a, b in zip(resumed.weights, saved_weights, strict=True))
     client = mlflow.MlflowClient()
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
