@@ -163,11 +163,11 @@ class Tagger:
         order = sorted(
             (i for i, piece in enumerate(pieces) if len(piece) > 0), key=lambda i: len(pieces[i])
         )
+        tags, known = self._tags, len(self._tags)
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             sentences = [pieces[i] for i in batch]
             best = self.predict_label_ids(sentences)
-            tags, known = self._tags, len(self._tags)
             for row, index in enumerate(batch):
                 ids = best[row, 1 : len(pieces[index]) + 1].tolist()
                 results[index] = [tags[i] if i < known else OUTSIDE for i in ids]
