@@ -1,13 +1,15 @@
 """RunLogger's HTTP policy against a flaky network (a fault proxy in front of a stub server).
 
 Flushes of the metric queue give up at once (the next flush sends the data, so
-training never waits on MLflow's retries or a server's Retry-After); one-off
+training never waits on MLflow's retries or a server's Retry-After), except that
+a connection dropped mid-request is sent once more straight away; one-off
 requests under ``quick_retries()`` (datasets, reports, the model, ending the run)
 retry within seconds, so one 503 or dropped connection loses nothing.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from kashgari_mlflow import TrackingWarning
 from kashgari_mlflow._tracking._queue import RunLogger
-from kashgari_mlflow._tracking._retries import quick_retries
+from kashgari_mlflow._tracking._retries import is_dropped_connection, quick_retries
 
 from ._fault_proxy import (
     DROP_AFTER,
@@ -63,18 +65,65 @@ def proxy() -> Iterator[FaultProxy]:
     thread.join()
 
 
-@pytest.mark.parametrize("fault", [UNAVAILABLE, UNAVAILABLE_RETRY_AFTER, DROP_BEFORE, DROP_AFTER])
-def test_queue_flush_gives_up_at_once_and_sends_later(proxy: FaultProxy, fault: str) -> None:
+@pytest.mark.parametrize(
+    "faults",
+    [
+        (UNAVAILABLE,),
+        (UNAVAILABLE_RETRY_AFTER,),
+        (DROP_BEFORE, DROP_AFTER),
+        (DROP_AFTER, DROP_BEFORE),
+    ],
+)
+def test_queue_flush_gives_up_at_once_and_sends_later(
+    proxy: FaultProxy, faults: tuple[str, ...]
+) -> None:
+    # A dropped connection is sent once more at once; a second drop is a failure.
     logger = RunLogger(mlflow.MlflowClient(proxy.url), RUN_ID)
     logger.queue_metrics({"loss": 0.5}, step=0)
-    proxy.inject(fault)
+    proxy.inject(*faults)
     started = time.monotonic()
     with pytest.warns(TrackingWarning, match="Training continues; metrics are kept"):
         assert not logger.flush()
-    assert time.monotonic() - started < 5  # no retry, no 30 s Retry-After
-    assert proxy.requests == 1 and logger.pending == 1
+    assert time.monotonic() - started < 5  # no backoff, no 30 s Retry-After
+    assert proxy.requests == len(faults) and logger.pending == 1
+    assert logger.flush()
+    assert proxy.requests == len(faults) + 1 and logger.pending == 0
+
+
+@pytest.mark.parametrize("fault", [DROP_BEFORE, DROP_AFTER])
+def test_strict_flush_survives_one_dropped_connection(proxy: FaultProxy, fault: str) -> None:
+    # A keep-alive connection the server closes as the client reuses it is reset
+    # mid-request; strict=True must not end a training over that.
+    logger = RunLogger(mlflow.MlflowClient(proxy.url), RUN_ID, strict=True)
+    logger.queue_metrics({"loss": 0.5}, step=0)
+    proxy.inject(fault)
     assert logger.flush()
     assert proxy.requests == 2 and logger.pending == 0
+    assert proxy.forwarded == (2 if fault == DROP_AFTER else 1)
+
+
+@pytest.mark.parametrize("faults", [(UNAVAILABLE,), (DROP_BEFORE, DROP_BEFORE)])
+def test_strict_flush_raises_at_once_on_a_server_error_or_a_second_drop(
+    proxy: FaultProxy, faults: tuple[str, ...]
+) -> None:
+    logger = RunLogger(mlflow.MlflowClient(proxy.url), RUN_ID, strict=True)
+    logger.queue_metrics({"loss": 0.5}, step=0)
+    proxy.inject(*faults)
+    with pytest.raises(MlflowException):
+        logger.flush()
+    assert proxy.requests == len(faults) and logger.pending == 1
+
+
+def test_a_refused_connection_is_not_sent_again() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"  # bound, not listening: refused
+        logger = RunLogger(mlflow.MlflowClient(url), RUN_ID, strict=True)
+        logger.queue_metrics({"loss": 0.5}, step=0)
+        with pytest.raises(MlflowException) as raised:
+            logger.flush()
+    assert not is_dropped_connection(raised.value)
+    assert logger.pending == 1
 
 
 @pytest.mark.parametrize("fault", [UNAVAILABLE, DROP_BEFORE, DROP_AFTER])

@@ -3,8 +3,8 @@
 Training must not die because the tracking server blinked. Every metric is
 queued first; :meth:`RunLogger.flush` sends the queue in batches and keeps
 whatever failed for the next flush, so a server that comes back receives
-everything, in order, at least once (exactly once unless a request times out
-after the server stored it). With ``strict=True`` the first failure
+everything, in order, at least once (exactly once unless the answer to a
+request the server stored is lost: a timeout, or a connection dropped after it). With ``strict=True`` the first failure
 raises instead (see :mod:`._failures`).
 
 How often a single request is retried is decided in :mod:`._retries`; a batch
@@ -28,7 +28,7 @@ from kashgari_mlflow._params import make_safe, mlflow_limits
 from kashgari_mlflow._redaction import Redactor
 from kashgari_mlflow._tracking._failures import FailurePolicy
 from kashgari_mlflow._tracking._rejections import deliver
-from kashgari_mlflow._tracking._retries import quick_retries
+from kashgari_mlflow._tracking._retries import once_more_if_dropped, quick_retries
 
 
 class RunLogger:
@@ -253,7 +253,9 @@ class RunLogger:
 
     def _sender(self, kind: str) -> Any:
         def send(batch: Any) -> None:
-            self.client.log_batch(self.run_id, **{kind: list(batch)}, synchronous=True)
+            once_more_if_dropped(
+                lambda: self.client.log_batch(self.run_id, **{kind: list(batch)}, synchronous=True)
+            )
 
         return send
 

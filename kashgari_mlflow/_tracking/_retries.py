@@ -3,7 +3,11 @@
 MLflow's HTTP client retries a failed request 7 times with exponential backoff
 (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR``):
 minutes of stalled training per epoch while a server is down. Flushes of the
-send queue fail fast instead (``retries=0``) and keep the data for the next one.
+send queue fail fast instead (``retries=0``) and keep the data for the next one;
+only a connection dropped mid-request (a reset, typically a keep-alive connection
+the server closed just as it was reused) is sent once more at once
+(:func:`once_more_if_dropped`): that is a hiccup of the transport, not a server
+that is down, and ``strict=True`` must not end a training over it.
 One-off requests (the run start, datasets, reports, the model upload, ending the
 run) have no queue behind them: a single 503 or dropped connection would lose
 the model to a local folder or leave the run RUNNING (tests/test_outage_soak.py),
@@ -21,11 +25,14 @@ reads the environment as usual. A variable the user set always wins.
 
 from __future__ import annotations
 
+import http.client
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
+
+Result = TypeVar("Result")
 
 QUICK_RETRIES = 3
 
@@ -90,3 +97,54 @@ def _reader(name: str, variable: Any, read_environment: Any) -> Any:
         return overrides[name]
 
     return get
+
+
+def once_more_if_dropped(request: Callable[[], Result]) -> Result:
+    """Call ``request``; if its connection dropped mid-request, call it once more.
+
+    A request the server received before the connection dropped is sent twice;
+    MLflow stores a repeated metric, param or tag once (the at-least-once
+    delivery of :mod:`._queue`).
+
+    Raises:
+        Exception: The second failure, or any failure that is not a dropped connection.
+    """
+    try:
+        return request()
+    except Exception as err:
+        if not is_dropped_connection(err):
+            raise
+    return request()
+
+
+def is_dropped_connection(err: BaseException) -> bool:
+    """Whether ``err`` (or an error it wraps) is a connection reset, aborted or closed mid-request.
+
+    Refused connections (a server that is down) and timeouts are not: sending
+    again at once would fail or wait the same way.
+    """
+    dropped: tuple[type[BaseException], ...] = (
+        ConnectionResetError,  # http.client.RemoteDisconnected included
+        ConnectionAbortedError,
+        BrokenPipeError,
+        http.client.IncompleteRead,
+    )
+    try:
+        from urllib3.exceptions import ProtocolError
+    except ImportError:  # pragma: no cover - urllib3 comes with MLflow's requests
+        pass
+    else:
+        dropped = (*dropped, ProtocolError)
+    seen: set[int] = set()
+    pending: list[BaseException] = [err]
+    while pending:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, dropped):
+            return True
+        # requests and MLflow chain the cause; urllib3 keeps it in ``reason`` or ``args``.
+        wrapped = (error.__cause__, error.__context__, getattr(error, "reason", None), *error.args)
+        pending.extend(item for item in wrapped if isinstance(item, BaseException))
+    return False
