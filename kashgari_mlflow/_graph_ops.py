@@ -52,6 +52,19 @@ ALLOWED_OPS = frozenset(
     }
 )  # fmt: skip
 
+#: The ops of every activation Keras 2.15 resolves by name
+#: (``tf.keras.activations.get``) that the default graphs lack. Kashgari passes
+#: its hyper-parameters to its layers, so a model trained with, say,
+#: ``{"layer_blstm": {"recurrent_activation": "hard_sigmoid"}}`` or
+#: ``{"dense_layer": {"activation": "selu"}}`` exports these.
+#: ``tests/test_serving_graph.py`` traces every such activation against the allowlist.
+ACTIVATION_OPS = frozenset(
+    {
+        "Elu", "Exp", "IdentityN", "LeakyRelu", "LogSoftmax", "Minimum", "Relu6", "Selu",
+        "Softplus", "Softsign",
+    }
+)  # fmt: skip
+
 #: What ``tf.saved_model.save`` puts in its own checkpoint save and restore
 #: functions (they read and write the ``variables/`` checkpoint).
 CHECKPOINT_OPS = frozenset(
@@ -117,7 +130,8 @@ def check_saved_model_ops(saved_model_dir: str) -> None:
         )
     for meta_graph in meta_graphs:
         ops, checkpoint_ops = _ops_by_reach(meta_graph)
-        refused = sorted(ops - ALLOWED_OPS) or sorted(checkpoint_ops - ALLOWED_OPS - CHECKPOINT_OPS)
+        allowed = ALLOWED_OPS | ACTIVATION_OPS
+        refused = sorted(ops - allowed) or sorted(checkpoint_ops - allowed - CHECKPOINT_OPS)
         if refused:
             raise ModelFilesError(
                 f"{path} holds the op(s) {refused}, which no graph exported by kashgari_mlflow "

@@ -89,8 +89,8 @@ def write_serving_files(kash_model: Any, task: str, serving_dir: str) -> None:
     """Export the inference graph and write ``vocabulary.json`` into ``serving_dir``.
 
     Raises:
-        ModelFilesError: If the exported graph uses an op outside
-            :data:`kashgari_mlflow._graph_ops.ALLOWED_OPS` (a custom layer):
+        ModelFilesError: If the exported graph uses an op outside the
+            allowlists of :mod:`kashgari_mlflow._graph_ops` (a custom layer):
             its pyfunc would refuse to load it.
     """
     from kashgari_mlflow._graph_ops import check_saved_model_ops

@@ -149,6 +149,8 @@ def make_tiny_model(
     model_class: str = "BiLSTM_CRF_Model",
     embedding_size: int = 16,
     data: tuple[list[list[str]], list[list[str]]] | None = None,
+    *,
+    keras_default_rnn: bool = False,
 ) -> Any:
     """A small, fast-learning Kashgari model; built and compiled when ``data`` is given.
 
@@ -157,6 +159,13 @@ def make_tiny_model(
     graphs takes several times longer than the steps (a two-epoch fit: 13 s in graph
     mode, 5 s eagerly). The callback works at the level of Keras' callbacks, the same
     in both modes; the tests marked ``graph_mode`` cover the path users run.
+
+    When eager, the LSTM/GRU layers use ``recurrent_activation="hard_sigmoid"``
+    unless ``keras_default_rnn``: with Keras' default (sigmoid) every such layer
+    traces its cuDNN/CPU backend-selection functions and their gradients when the
+    model is built, about 1 s per model that eager steps never call. The session's
+    ``trained_model``, every model class in ``test_all_labeling_models`` and the
+    ``graph_mode`` tests keep the default.
     """
     import tensorflow as tf
     from kashgari.embeddings import BareEmbedding
@@ -170,6 +179,8 @@ def make_tiny_model(
     for layer in hyper.values():
         if "units" in layer:
             layer["units"] = 16
+        if "return_sequences" in layer and not (keras_default_rnn or _in_graph_mode_test):
+            layer["recurrent_activation"] = "hard_sigmoid"
     model = cls(embedding=BareEmbedding(embedding_size=embedding_size), hyper_parameters=hyper)
     if data is not None:
         import tensorflow as tf
@@ -199,7 +210,7 @@ def trained_model(demo_data: Any) -> Any:
     np.random.seed(1)
     tf.random.set_seed(1)
     train_x, train_y, dev_x, dev_y = demo_data
-    model = make_tiny_model(data=(train_x, train_y))
+    model = make_tiny_model(data=(train_x, train_y), keras_default_rnn=True)
     probes_x = dev_x + [tokens for tokens, _ in TAGGING_PROBES]
     probes_y = dev_y + [tags for _, tags in TAGGING_PROBES]
     # Ten epochs and more: graph mode pays its tracing back (eagerly: twice as long).

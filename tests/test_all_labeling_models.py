@@ -24,7 +24,7 @@ MODELS = [
 @pytest.mark.parametrize("model_class", MODELS)
 def test_model_is_tracked_and_pyfunc_matches_kashgari(model_class, demo_data, tracking_uri):
     train_x, train_y, dev_x, dev_y = demo_data
-    model = make_tiny_model(model_class, data=(train_x[:96], train_y[:96]))
+    model = make_tiny_model(model_class, data=(train_x[:96], train_y[:96]), keras_default_rnn=True)
     callback = MlflowCallback(log_model="last")  # the in-memory weights, to compare with
     model.fit(
         train_x[:96],

@@ -66,6 +66,46 @@ def test_a_model_saved_while_functions_run_eagerly_loads(trained_model, tmp_path
     assert [a["tags"] for a in pyfunc.predict(SENTENCES)] == kashgari_tags(trained_model, SENTENCES)
 
 
+def test_every_activation_keras_resolves_by_name_exports_allowed_ops():
+    # Kashgari hands its hyper-parameters to Keras' layers, so any of these names can
+    # reach an exported graph; an op outside the allowlist would refuse the model at save.
+    import tensorflow as tf
+    from keras.src import activations
+
+    from kashgari_mlflow._graph_ops import ACTIVATION_OPS, ALLOWED_OPS
+
+    names = set()
+    for name in set(dir(activations)) - {"get", "serialize", "deserialize"}:
+        try:
+            function = tf.keras.activations.get(name)
+        except (AttributeError, TypeError, ValueError):  # not an activation
+            continue
+        if getattr(function, "__name__", None) == name:
+            names.add(name)
+    assert {"hard_sigmoid", "selu", "relu6", "leaky_relu", "log_softmax", "swish"} <= names
+    spec = tf.TensorSpec([None, None, 4], tf.float32)
+    for name in sorted(names):
+        activation = tf.keras.activations.get(name)
+        graph = tf.function(lambda x, f=activation: f(x)).get_concrete_function(spec).graph
+        ops = {operation.type for operation in graph.get_operations()}
+        assert ops <= ALLOWED_OPS | ACTIVATION_OPS, (name, ops - ALLOWED_OPS - ACTIVATION_OPS)
+
+
+def test_a_model_with_other_activations_saves_and_serves(demo_data, tmp_path):
+    from kashgari.embeddings import BareEmbedding
+    from kashgari.tasks.labeling import BiLSTM_Model
+
+    train_x, train_y, _, _ = demo_data
+    hyper = BiLSTM_Model.default_hyper_parameters()
+    hyper["layer_blstm"].update(units=8, activation="selu", recurrent_activation="hard_sigmoid")
+    hyper["layer_activation"]["activation"] = "log_softmax"
+    model = BiLSTM_Model(BareEmbedding(embedding_size=8), hyper_parameters=hyper)
+    model.build_model(train_x[:32], train_y[:32])
+    kashgari_mlflow.save_model(model, str(tmp_path / "model"))
+    pyfunc = mlflow.pyfunc.load_model(str(tmp_path / "model"))
+    assert [a["tags"] for a in pyfunc.predict(SENTENCES)] == kashgari_tags(model, SENTENCES)
+
+
 def test_saved_model_answers_token_ids_with_label_ids(trained_model, saved_model_dir):
     import tensorflow as tf
 

@@ -4,8 +4,9 @@ Training must not die because the tracking server blinked. Every metric is
 queued first; :meth:`RunLogger.flush` sends the queue in batches and keeps
 whatever failed for the next flush, so a server that comes back receives
 everything, in order, at least once (exactly once unless the answer to a
-request the server stored is lost: a timeout, or a connection dropped after it). With ``strict=True`` the first failure
-raises instead (see :mod:`._failures`).
+request the server stored is lost: a timeout, or a connection dropped after
+it). With ``strict=True`` the first failure raises instead (see
+:mod:`._failures`).
 
 How often a single request is retried is decided in :mod:`._retries`; a batch
 the server rejects for good is split to drop only what it refuses
