@@ -5,10 +5,10 @@ files (``ReadFile``, ``WriteFile``, ``MatchingFiles``, ``SaveV2``), print to a
 file or call Python (``PyFunc``) as soon as it predicts, or while it loads
 (resource initialisers). :func:`check_saved_model_ops` parses
 ``saved_model.pb`` before TensorFlow loads it and refuses any op outside
-:data:`ALLOWED_OPS`. Checkpoint ops are allowed only in the save and restore
-functions TensorFlow writes into every SavedModel (named by its ``saver_def``),
-and only if nothing else calls those functions: ``tf.saved_model.load``
-restores the variables itself and never runs them.
+:data:`ALLOWED_OPS` and :data:`ACTIVATION_OPS`. Checkpoint ops are allowed
+only in the save and restore functions TensorFlow writes into every SavedModel
+(named by its ``saver_def``), and only if nothing else calls those functions:
+``tf.saved_model.load`` restores the variables itself and never runs them.
 """
 
 from __future__ import annotations
@@ -53,15 +53,17 @@ ALLOWED_OPS = frozenset(
 )  # fmt: skip
 
 #: The ops of every activation Keras 2.15 resolves by name
-#: (``tf.keras.activations.get``) that the default graphs lack. Kashgari passes
-#: its hyper-parameters to its layers, so a model trained with, say,
+#: (``tf.keras.activations.get``: its activation functions and the class names
+#: of its activation layers) that the default graphs lack, all element-wise
+#: arithmetic or comparisons. Kashgari passes its hyper-parameters to its
+#: layers, so a model trained with, say,
 #: ``{"layer_blstm": {"recurrent_activation": "hard_sigmoid"}}`` or
 #: ``{"dense_layer": {"activation": "selu"}}`` exports these.
 #: ``tests/test_serving_graph.py`` traces every such activation against the allowlist.
 ACTIVATION_OPS = frozenset(
     {
-        "Elu", "Exp", "IdentityN", "LeakyRelu", "LogSoftmax", "Minimum", "Relu6", "Selu",
-        "Softplus", "Softsign",
+        "Elu", "Exp", "Greater", "IdentityN", "LeakyRelu", "LogSoftmax", "Minimum", "Relu6",
+        "Selu", "Softplus", "Softsign",
     }
 )  # fmt: skip
 

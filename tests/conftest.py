@@ -59,8 +59,8 @@ def functions_run_eagerly(enabled: bool) -> Iterator[None]:
         run_functions_eagerly(was_eager)
 
 
-#: The test files that take longest (20-65 s each in the default tier on two
-#: cores), longest first. ``--dist loadfile`` hands files to the workers in
+#: The test files that take longest (20-65 s each in the default tier with two
+#: workers), longest first. ``--dist loadfile`` hands files to the workers in
 #: collection order as they free up; a long file handed out last keeps one
 #: worker busy while the other idles, so these are collected first.
 LONGEST_FILES = (
@@ -81,6 +81,8 @@ LONGEST_FILES = (
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Collect :data:`LONGEST_FILES` first, longest first; the others keep their order."""
+    missing = [name for name in LONGEST_FILES if not (ROOT / "tests" / name).is_file()]
+    assert not missing, f"LONGEST_FILES names files that do not exist: {missing}"
     rank = {name: index for index, name in enumerate(LONGEST_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
@@ -186,12 +188,13 @@ def make_tiny_model(
     mode, 5 s eagerly). The callback works at the level of Keras' callbacks, the same
     in both modes; the tests marked ``graph_mode`` cover the path users run.
 
-    When eager, the LSTM/GRU layers use ``recurrent_activation="hard_sigmoid"``
-    unless ``keras_default_rnn``: with Keras' default (sigmoid) every such layer
-    traces its cuDNN/CPU backend-selection functions and their gradients when the
-    model is built, about 1 s per model that eager steps never call. The session's
-    ``trained_model``, every model class in ``test_all_labeling_models`` and the
-    ``graph_mode`` tests keep the default.
+    Unless the test is marked ``graph_mode`` or ``keras_default_rnn`` is set,
+    the LSTM/GRU layers use ``recurrent_activation="hard_sigmoid"``: with Keras'
+    default (sigmoid) every such layer traces its cuDNN/CPU backend-selection
+    functions and their gradients when the model is built, about 1 s per model
+    that eager steps never call. The session's ``trained_model``, every model
+    class in ``test_all_labeling_models`` and the ``graph_mode`` tests keep the
+    default.
     """
     import tensorflow as tf
     from kashgari.embeddings import BareEmbedding

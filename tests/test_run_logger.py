@@ -9,7 +9,9 @@ retry within seconds, so one 503 or dropped connection loses nothing.
 
 from __future__ import annotations
 
+import http.client
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +24,11 @@ from mlflow.exceptions import MlflowException
 
 from kashgari_mlflow import TrackingWarning
 from kashgari_mlflow._tracking._queue import RunLogger
-from kashgari_mlflow._tracking._retries import is_dropped_connection, quick_retries
+from kashgari_mlflow._tracking._retries import (
+    is_dropped_connection,
+    once_more_if_dropped,
+    quick_retries,
+)
 
 from ._fault_proxy import (
     DROP_AFTER,
@@ -114,16 +120,95 @@ def test_strict_flush_raises_at_once_on_a_server_error_or_a_second_drop(
     assert proxy.requests == len(faults) and logger.pending == 1
 
 
+class _CountingClient:
+    """An MlflowClient whose ``log_batch`` calls are counted."""
+
+    def __init__(self, url: str) -> None:
+        self.client = mlflow.MlflowClient(url)
+        self.sends = 0
+
+    def log_batch(self, *args: Any, **kwargs: Any) -> Any:
+        self.sends += 1
+        return self.client.log_batch(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
 def test_a_refused_connection_is_not_sent_again() -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{closed.getsockname()[1]}"  # bound, not listening: refused
-        logger = RunLogger(mlflow.MlflowClient(url), RUN_ID, strict=True)
+        client = _CountingClient(url)
+        logger = RunLogger(client, RUN_ID, strict=True)
         logger.queue_metrics({"loss": 0.5}, step=0)
-        with pytest.raises(MlflowException) as raised:
+        with pytest.raises(MlflowException):
             logger.flush()
-    assert not is_dropped_connection(raised.value)
-    assert logger.pending == 1
+    assert client.sends == 1 and logger.pending == 1
+
+
+def test_a_timeout_is_not_sent_again(monkeypatch: Any) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # connections complete in the backlog; nothing ever answers
+        client = _CountingClient(f"http://127.0.0.1:{silent.getsockname()[1]}")
+        logger = RunLogger(client, RUN_ID, strict=True)
+        logger.queue_metrics({"loss": 0.5}, step=0)
+        started = time.monotonic()
+        with pytest.raises(MlflowException, match=r"(?i)timed? ?out"):
+            logger.flush()
+    assert client.sends == 1 and logger.pending == 1
+    assert time.monotonic() - started < 5
+
+
+def _mlflow_error(cause: BaseException) -> Exception:
+    """An MlflowException chained as MLflow's REST client chains what requests raised."""
+    import requests
+    from urllib3.exceptions import MaxRetryError, ProtocolError
+
+    try:
+        try:
+            raise requests.exceptions.ConnectionError(
+                MaxRetryError(None, "/", ProtocolError("Connection aborted.", cause))  # type: ignore[arg-type]
+            )
+        except requests.exceptions.ConnectionError as err:
+            raise MlflowException(f"API request failed with exception {err}")  # noqa: B904
+    except MlflowException as err:
+        return err
+
+
+@pytest.mark.parametrize(
+    ("cause", "dropped"),
+    [
+        (ConnectionResetError(104, "Connection reset by peer"), True),
+        (http.client.RemoteDisconnected("Remote end closed connection"), True),
+        (BrokenPipeError(32, "Broken pipe"), True),
+        (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), True),
+        (TimeoutError("timed out"), False),  # urllib3 wraps a send that timed out the same way
+        (http.client.BadStatusLine("garbage"), False),  # a server that answers nonsense
+        (ConnectionRefusedError(111, "Connection refused"), False),
+    ],
+)
+def test_what_counts_as_a_dropped_connection(cause: BaseException, dropped: bool) -> None:
+    assert is_dropped_connection(_mlflow_error(cause)) is dropped
+
+
+def test_an_error_being_handled_by_the_caller_is_not_taken_for_a_drop() -> None:
+    # A flush from an except or finally block: MLflow's 503 error gets the caller's
+    # exception (here a reset) as its context; it must still count as a 503.
+    sends = []
+
+    def unavailable() -> None:
+        sends.append(1)
+        raise MlflowException("API request failed: too many 503 error responses")
+
+    try:
+        raise ConnectionResetError(104, "an earlier reset of the caller's own")
+    except ConnectionResetError:
+        with pytest.raises(MlflowException, match="503"):
+            once_more_if_dropped(unavailable)
+    assert len(sends) == 1
 
 
 @pytest.mark.parametrize("fault", [UNAVAILABLE, DROP_BEFORE, DROP_AFTER])

@@ -126,16 +126,12 @@ class RunLogger:
             self._handle_failure(err)
             return {}
 
-    def flush(self, *, use_mlflow_retries: bool = False) -> bool:
+    def flush(self) -> bool:
         """Send everything queued; return whether the queue is now empty.
 
-        Args:
-            use_mlflow_retries: Let MLflow's HTTP client retry with its backoff
-                (minutes). By default a failed send returns at once and is
-                retried at the next flush.
+        A failed send returns at once (only a dropped connection is sent once
+        more straight away) and is retried at the next flush.
         """
-        if use_mlflow_retries:
-            return self._send()
         with quick_retries(retries=0):
             return self._send()
 

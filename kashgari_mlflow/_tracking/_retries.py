@@ -26,6 +26,8 @@ reads the environment as usual. A variable the user set always wins.
 from __future__ import annotations
 
 import http.client
+import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -102,49 +104,88 @@ def _reader(name: str, variable: Any, read_environment: Any) -> Any:
 def once_more_if_dropped(request: Callable[[], Result]) -> Result:
     """Call ``request``; if its connection dropped mid-request, call it once more.
 
-    A request the server received before the connection dropped is sent twice;
-    MLflow stores a repeated metric, param or tag once (the at-least-once
-    delivery of :mod:`._queue`).
+    A request the server stored before the connection dropped is sent twice: a
+    database-backed tracking store keeps a repeated metric, param or tag once, a
+    file store keeps both copies of a metric (the at-least-once delivery of
+    :mod:`._queue`).
+
+    Args:
+        request: Sends one request and returns its answer.
+
+    Returns:
+        The answer of the first call that did not fail.
 
     Raises:
         Exception: The second failure, or any failure that is not a dropped connection.
     """
+    # The exception being handled where we are called (a flush from an ``except`` or
+    # ``finally`` block) is chained to a new one as its context: it is not ours.
+    outer = sys.exc_info()[1]
     try:
         return request()
     except Exception as err:
-        if not is_dropped_connection(err):
+        if not is_dropped_connection(err, outer=outer):
             raise
     return request()
 
 
-def is_dropped_connection(err: BaseException) -> bool:
-    """Whether ``err`` (or an error it wraps) is a connection reset, aborted or closed mid-request.
+def is_dropped_connection(err: BaseException, *, outer: BaseException | None = None) -> bool:
+    """Whether ``err`` comes from a connection reset or closed by the peer mid-request.
 
-    Refused connections (a server that is down) and timeouts are not: sending
+    Refused connections (a server that is down), timeouts (also when urllib3
+    reports them as an aborted connection) and HTTP errors are not: sending
     again at once would fail or wait the same way.
+
+    Args:
+        err: What a request raised; the errors it wraps are searched too
+            (``__cause__``, ``__context__``, urllib3's ``reason`` and ``args``).
+        outer: An exception that was already being handled when the request
+            was made; it and what it wraps are not searched.
+
+    Returns:
+        True for a reset, aborted or prematurely closed connection.
     """
-    dropped: tuple[type[BaseException], ...] = (
-        ConnectionResetError,  # http.client.RemoteDisconnected included
-        ConnectionAbortedError,
-        BrokenPipeError,
-        http.client.IncompleteRead,
-    )
+    wrapped = _wrapped_errors(err, stop=_wrapped_errors(outer) if outer is not None else [])
+    if any(isinstance(error, _timeouts()) for error in wrapped):
+        return False
+    return any(isinstance(error, _DROPPED) for error in wrapped)
+
+
+#: A connection the peer reset, aborted or closed before the answer was complete
+#: (``http.client.RemoteDisconnected`` is a ``ConnectionResetError``; a TLS
+#: connection cut without its closing message raises ``SSLEOFError``).
+_DROPPED = (
+    ConnectionResetError,
+    ConnectionAbortedError,
+    BrokenPipeError,
+    http.client.IncompleteRead,
+    ssl.SSLEOFError,
+)
+
+
+def _timeouts() -> tuple[type[BaseException], ...]:
     try:
-        from urllib3.exceptions import ProtocolError
+        from urllib3.exceptions import TimeoutError as Urllib3Timeout
     except ImportError:  # pragma: no cover - urllib3 comes with MLflow's requests
-        pass
-    else:
-        dropped = (*dropped, ProtocolError)
+        return (TimeoutError,)
+    return (TimeoutError, Urllib3Timeout)
+
+
+def _wrapped_errors(
+    err: BaseException, stop: list[BaseException] | None = None
+) -> list[BaseException]:
+    """``err`` and every error it wraps, except those in ``stop``."""
+    stopped = {id(error) for error in stop or []}
+    found: list[BaseException] = []
     seen: set[int] = set()
-    pending: list[BaseException] = [err]
+    pending = [err]
     while pending:
         error = pending.pop()
-        if id(error) in seen:
+        if id(error) in seen or id(error) in stopped:
             continue
         seen.add(id(error))
-        if isinstance(error, dropped):
-            return True
+        found.append(error)
         # requests and MLflow chain the cause; urllib3 keeps it in ``reason`` or ``args``.
-        wrapped = (error.__cause__, error.__context__, getattr(error, "reason", None), *error.args)
-        pending.extend(item for item in wrapped if isinstance(item, BaseException))
-    return False
+        inner = (error.__cause__, error.__context__, getattr(error, "reason", None), *error.args)
+        pending.extend(item for item in inner if isinstance(item, BaseException))
+    return found
