@@ -59,31 +59,50 @@ def functions_run_eagerly(enabled: bool) -> Iterator[None]:
         run_functions_eagerly(was_eager)
 
 
-#: The test files that take longest (20-65 s each in the default tier with two
-#: workers), longest first. ``--dist loadfile`` hands files to the workers in
-#: collection order as they free up; a long file handed out last keeps one
-#: worker busy while the other idles, so these are collected first.
-LONGEST_FILES = (
-    "test_callback.py",
-    "test_untrusted_models.py",
-    "test_all_labeling_models.py",
-    "test_run_lifecycle.py",
-    "test_run_status.py",
-    "test_callback_extras.py",
-    "test_checkpoints.py",
-    "test_model_evaluator.py",
-    "test_interrupted_logging.py",
-    "test_hostile_input.py",
-    "test_classification.py",
-    "test_distributed.py",
-)
+#: The test files that take longest in each tier, longest first (20-65 s each in
+#: the default tier with two workers, 60-290 s in the slow tier with three).
+#: ``--dist loadfile`` hands files to the workers in collection order as they
+#: free up; a long file handed out last keeps one worker busy while the others
+#: idle, so these are collected first.
+LONGEST_FILES = {
+    "default": (
+        "test_callback.py",
+        "test_untrusted_models.py",
+        "test_all_labeling_models.py",
+        "test_run_lifecycle.py",
+        "test_run_status.py",
+        "test_callback_extras.py",
+        "test_checkpoints.py",
+        "test_model_evaluator.py",
+        "test_interrupted_logging.py",
+        "test_hostile_input.py",
+        "test_classification.py",
+        "test_distributed.py",
+    ),
+    "slow": (
+        "test_pip_install.py",
+        "test_all_labeling_models.py",
+        "test_examples_ci.py",
+        "test_outage_soak.py",
+        "test_postgres_server.py",
+        "test_chinese.py",
+        "test_example.py",
+        "test_preemption.py",
+        "test_pyfunc_features.py",
+        "test_run_lifecycle.py",
+        "test_mlproject.py",
+        "test_spark_udf.py",
+    ),
+}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Collect :data:`LONGEST_FILES` first, longest first; the others keep their order."""
-    missing = [name for name in LONGEST_FILES if not (ROOT / "tests" / name).is_file()]
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Collect the tier's :data:`LONGEST_FILES` first; the other files keep their order."""
+    names = {name for tier in LONGEST_FILES.values() for name in tier}
+    missing = sorted(name for name in names if not (ROOT / "tests" / name).is_file())
     assert not missing, f"LONGEST_FILES names files that do not exist: {missing}"
-    rank = {name: index for index, name in enumerate(LONGEST_FILES)}
+    tier = "slow" if config.getoption("markexpr", "").strip() == "slow" else "default"
+    rank = {name: index for index, name in enumerate(LONGEST_FILES[tier])}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
