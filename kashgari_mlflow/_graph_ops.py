@@ -5,7 +5,7 @@ files (``ReadFile``, ``WriteFile``, ``MatchingFiles``, ``SaveV2``), print to a
 file or call Python (``PyFunc``) as soon as it predicts, or while it loads
 (resource initialisers). :func:`check_saved_model_ops` parses
 ``saved_model.pb`` before TensorFlow loads it and refuses any op outside
-:data:`ALLOWED_OPS` and :data:`ACTIVATION_OPS`. Checkpoint ops are allowed
+:data:`ALLOWED_OPS` and :data:`HYPER_PARAMETER_OPS`. Checkpoint ops are allowed
 only in the save and restore functions TensorFlow writes into every SavedModel
 (named by its ``saver_def``), and only if nothing else calls those functions:
 ``tf.saved_model.load`` restores the variables itself and never runs them.
@@ -52,18 +52,22 @@ ALLOWED_OPS = frozenset(
     }
 )  # fmt: skip
 
-#: The ops of every activation Keras 2.15 resolves by name
-#: (``tf.keras.activations.get``: its activation functions and the class names
-#: of its activation layers) that the default graphs lack, all element-wise
-#: arithmetic or comparisons. Kashgari passes its hyper-parameters to its
-#: layers, so a model trained with, say,
-#: ``{"layer_blstm": {"recurrent_activation": "hard_sigmoid"}}`` or
-#: ``{"dense_layer": {"activation": "selu"}}`` exports these.
-#: ``tests/test_serving_graph.py`` traces every such activation against the allowlist.
-ACTIVATION_OPS = frozenset(
+#: The ops that other hyper-parameters than Kashgari's defaults add, none of
+#: them touching files, the network or Python. Kashgari passes its
+#: hyper-parameters to its Keras layers, so a model trained with, say,
+#: ``{"layer_blstm": {"recurrent_activation": "hard_sigmoid"}}``,
+#: ``{"dense_layer": {"activation": "selu"}}`` or
+#: ``{"conv1d_layer": {"padding": "causal", "dilation_rate": 2}}`` exports them:
+#: the ops of every activation Keras 2.15 resolves by name (its activation
+#: functions and the class names of its activation layers; element-wise
+#: arithmetic and comparisons), and the padding (``Pad``) and dilation
+#: (``SpaceToBatchND``, ``BatchToSpaceND``: a reshuffle of the time steps) of a
+#: convolution. ``tests/test_serving_graph.py`` traces every such activation and
+#: exports models with these options.
+HYPER_PARAMETER_OPS = frozenset(
     {
-        "Elu", "Exp", "Greater", "IdentityN", "LeakyRelu", "LogSoftmax", "Minimum", "Relu6",
-        "Selu", "Softplus", "Softsign",
+        "BatchToSpaceND", "Elu", "Exp", "Greater", "IdentityN", "LeakyRelu", "LogSoftmax",
+        "Minimum", "Pad", "Relu6", "Selu", "Softplus", "Softsign", "SpaceToBatchND",
     }
 )  # fmt: skip
 
@@ -132,7 +136,7 @@ def check_saved_model_ops(saved_model_dir: str) -> None:
         )
     for meta_graph in meta_graphs:
         ops, checkpoint_ops = _ops_by_reach(meta_graph)
-        allowed = ALLOWED_OPS | ACTIVATION_OPS
+        allowed = ALLOWED_OPS | HYPER_PARAMETER_OPS
         refused = sorted(ops - allowed) or sorted(checkpoint_ops - allowed - CHECKPOINT_OPS)
         if refused:
             raise ModelFilesError(

@@ -81,10 +81,13 @@ def plain_recurrent_loops(tf_model: Any) -> Iterator[None]:
     Only layers that would take the two-implementation path are switched, and
     only while the context lasts: training, traced by Keras, is untouched.
     """
+    # Keras' own walk over nested layers (Bidirectional's two directions included).
+    # ``tf.Module.submodules`` would also walk every attribute, and a layer with
+    # dropout holds a cache of masks that cannot be walked inside a trace.
     layers = [
-        module
-        for module in tf_model.submodules
-        if getattr(module, "_could_use_gpu_kernel", None) is True
+        layer
+        for layer in tf_model._flatten_layers(include_self=False, recursive=True)
+        if getattr(layer, "_could_use_gpu_kernel", None) is True
     ]
     for layer in layers:
         layer._could_use_gpu_kernel = False
