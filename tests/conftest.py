@@ -62,8 +62,9 @@ def functions_run_eagerly(enabled: bool) -> Iterator[None]:
 #: The test files that take longest in each tier, longest first (20-65 s each in
 #: the default tier with two workers, 60-290 s in the slow tier with three).
 #: ``--dist loadfile`` hands files to the workers in collection order as they
-#: free up; a long file handed out last keeps one worker busy while the others
-#: idle, so these are collected first.
+#: free up (``--no-loadscope-reorder`` in pyproject.toml keeps xdist from
+#: ordering them by their number of tests instead); a long file handed out last
+#: keeps one worker busy while the others idle, so these are collected first.
 LONGEST_FILES = {
     "default": (
         "test_callback.py",
@@ -96,13 +97,15 @@ LONGEST_FILES = {
 }
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected tests
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Collect the tier's :data:`LONGEST_FILES` first; the other files keep their order."""
     names = {name for tier in LONGEST_FILES.values() for name in tier}
     missing = sorted(name for name in names if not (ROOT / "tests" / name).is_file())
-    assert not missing, f"LONGEST_FILES names files that do not exist: {missing}"
-    tier = "slow" if config.getoption("markexpr", "").strip() == "slow" else "default"
-    rank = {name: index for index, name in enumerate(LONGEST_FILES[tier])}
+    if missing:
+        raise pytest.UsageError(f"LONGEST_FILES names files that do not exist: {missing}")
+    slow = bool(items) and all(item.get_closest_marker("slow") for item in items)
+    rank = {name: index for index, name in enumerate(LONGEST_FILES["slow" if slow else "default"])}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 

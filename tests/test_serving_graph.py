@@ -94,7 +94,7 @@ def test_every_activation_keras_resolves_by_name_exports_allowed_ops():
 
 
 @pytest.mark.parametrize(
-    ("task", "model_class", "changes"),
+    ("task", "model_class", "changes", "their_ops"),
     [
         pytest.param(
             "labeling",
@@ -103,24 +103,34 @@ def test_every_activation_keras_resolves_by_name_exports_allowed_ops():
                 "layer_blstm": {"activation": "selu", "recurrent_activation": "hard_sigmoid"},
                 "layer_activation": {"activation": "log_softmax"},
             },
+            {"Selu", "Minimum", "LogSoftmax"},
             id="activations",
         ),
         pytest.param(
             "labeling",
             "BiGRU_CRF_Model",
             {"layer_bgru": {"dropout": 0.2, "recurrent_dropout": 0.2}},
+            set(),
             id="recurrent dropout",
         ),
         pytest.param(
             "classification",
             "CNN_Model",
-            {"conv1d_layer": {"padding": "causal", "dilation_rate": 2}},
-            id="causal dilated convolution",
+            {"conv1d_layer": {"padding": "causal"}},
+            {"Pad"},
+            id="causal convolution",
+        ),
+        pytest.param(
+            "classification",
+            "CNN_Model",
+            {"conv1d_layer": {"padding": "same", "dilation_rate": 2}},
+            {"SpaceToBatchND", "BatchToSpaceND"},
+            id="dilated convolution",
         ),
     ],
 )
 def test_a_model_with_other_hyper_parameters_saves_and_serves(
-    task, model_class, changes, demo_data, tmp_path
+    task, model_class, changes, their_ops, demo_data, tmp_path
 ):
     # Kashgari passes its hyper-parameters to Keras' layers: each of these once
     # stopped the model from being exported or its graph from passing the op check.
@@ -129,6 +139,8 @@ def test_a_model_with_other_hyper_parameters_saves_and_serves(
     # evaluation.)
     from kashgari.embeddings import BareEmbedding
     from kashgari.tasks import classification, labeling
+
+    from kashgari_mlflow._graph_ops import graph_ops
 
     train_x, train_y, _, _ = demo_data
     cls = getattr(labeling if task == "labeling" else classification, model_class)
@@ -143,6 +155,8 @@ def test_a_model_with_other_hyper_parameters_saves_and_serves(
     targets = train_y[:32] if task == "labeling" else [tags[0] for tags in train_y[:32]]
     model.build_model(train_x[:32], targets)
     kashgari_mlflow.save_model(model, str(tmp_path / "model"))
+    exported = graph_ops(str(tmp_path / "model" / "serving" / "saved_model" / "saved_model.pb"))
+    assert their_ops <= exported  # the settings took effect in the graph
     answers = mlflow.pyfunc.load_model(str(tmp_path / "model")).predict(SENTENCES)
     if task == "labeling":
         assert [answer["tags"] for answer in answers] == kashgari_tags(model, SENTENCES)
