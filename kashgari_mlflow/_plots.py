@@ -6,7 +6,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
+def _matplotlib_ready() -> None:
+    """Let a background import of matplotlib finish before this thread imports it."""
+    from kashgari_mlflow._tracking._prefetch import wait_for_background_imports
+
+    wait_for_background_imports()
+
+
 def _figure(width: float, height: float) -> Any:
+    _matplotlib_ready()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -27,6 +35,7 @@ def learning_curves(history: Mapping[str, Sequence[tuple[int, float]]], path: st
     panels = [(title, keys) for title, keys in panels if keys]
     if not panels:
         return False
+    _matplotlib_ready()
     from matplotlib.ticker import MaxNLocator
 
     figure = _figure(5.0 * len(panels), 3.6)

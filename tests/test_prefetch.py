@@ -11,6 +11,7 @@ from kashgari_mlflow._tracking import _prefetch
 @pytest.fixture
 def fresh_prefetch(monkeypatch):
     monkeypatch.setattr(_prefetch, "_started", False)
+    monkeypatch.setattr(_prefetch, "_thread", None)
 
 
 def test_modules_are_imported_in_a_daemon_thread_once(fresh_prefetch, tmp_path, monkeypatch):
@@ -45,3 +46,28 @@ def test_the_end_of_fit_modules_are_the_charts(fresh_prefetch):
     source = Path(_plots.__file__).read_text()
     for name in _prefetch.END_OF_FIT_MODULES:
         assert name in source, name
+
+
+def test_waiting_for_the_background_imports_waits_until_they_are_done(
+    fresh_prefetch, tmp_path, monkeypatch
+):
+    (tmp_path / "slow_probe.py").write_text("import time\ntime.sleep(1.0)\nDONE = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_probe", raising=False)
+    thread = _prefetch.import_in_background(["slow_probe"])
+    assert thread is not None
+    _prefetch.wait_for_background_imports()
+    assert not thread.is_alive() and sys.modules["slow_probe"].DONE
+
+
+def test_the_charts_wait_for_the_background_imports(fresh_prefetch, tmp_path, monkeypatch):
+    # Importing matplotlib's modules from two threads at once can hand one of them a
+    # half-initialised module; the charts must not import while the thread still does.
+    from kashgari_mlflow import _plots
+
+    waits = []
+    monkeypatch.setattr(_prefetch, "wait_for_background_imports", lambda: waits.append(1))
+    history = {"loss": [(0, 1.0), (1, 0.5)], "val_entity_f1": [(0, 0.2), (1, 0.4)]}
+    assert _plots.learning_curves(history, str(tmp_path / "curves.png"))
+    assert _plots.f1_by_type({"PER": 0.5, "LOC": 0.7}, str(tmp_path / "bars.png"), "F1")
+    assert len(waits) >= 2 and (tmp_path / "curves.png").stat().st_size > 0

@@ -9,6 +9,14 @@ epochs costs little wall time, and the end of the fit finds them imported.
 The callback starts it when the first epoch has ended, not before: during the
 first epoch the main thread traces Keras' train function, Python work that
 holds the GIL, and an import beside it made that epoch 1.0-1.4 s slower here.
+
+Whoever needs these modules calls :func:`wait_for_background_imports` first.
+Two threads importing different modules of one package can each hold the
+import lock of a module the other needs; Python breaks that deadlock by
+handing one of them a module that is still half initialised (``cannot import
+name 'NullFormatter' from partially initialized module 'matplotlib.ticker'``,
+``module 'matplotlib' has no attribute 'get_data_path'``): the charts were
+lost when a short fit ended while the thread was still importing.
 """
 
 from __future__ import annotations
@@ -24,8 +32,12 @@ END_OF_FIT_MODULES = (
     "matplotlib.ticker",
 )
 
+#: How long the end of a fit waits for the background imports at most.
+WAIT_SECONDS = 120.0
+
 _lock = threading.Lock()
 _started = False
+_thread: threading.Thread | None = None
 
 
 def import_in_background(modules: Sequence[str] = END_OF_FIT_MODULES) -> threading.Thread | None:
@@ -38,16 +50,28 @@ def import_in_background(modules: Sequence[str] = END_OF_FIT_MODULES) -> threadi
     Returns:
         The thread, or None when an earlier call already started one.
     """
-    global _started
+    global _started, _thread
     with _lock:
         if _started:
             return None
         _started = True
-    thread = threading.Thread(
-        target=_import_all, args=(tuple(modules),), name="kashgari-mlflow-imports", daemon=True
-    )
+        thread = threading.Thread(
+            target=_import_all, args=(tuple(modules),), name="kashgari-mlflow-imports", daemon=True
+        )
+        _thread = thread
     thread.start()
     return thread
+
+
+def wait_for_background_imports(timeout: float = WAIT_SECONDS) -> None:
+    """Wait until the background imports are done, so this thread can import the same modules.
+
+    Args:
+        timeout: Seconds to wait at most; afterwards the caller imports anyway.
+    """
+    thread = _thread
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(timeout)
 
 
 def _import_all(modules: tuple[str, ...]) -> None:
