@@ -47,6 +47,9 @@ def evaluate_model(
         >>> result = evaluate_model("models:/ner@champion", "test.conll")  # doctest: +SKIP
         >>> result.metrics["val_entity_f1"]  # doctest: +SKIP
     """
+    from kashgari_mlflow._tracking._prefetch import wait_for_background_imports
+
+    wait_for_background_imports()  # mlflow.models.evaluate imports matplotlib.pyplot
     import mlflow
     import pandas as pd
     from mlflow.exceptions import MlflowException

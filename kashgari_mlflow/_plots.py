@@ -7,10 +7,20 @@ from typing import Any
 
 
 def _matplotlib_ready() -> None:
-    """Let a background import of matplotlib finish before this thread imports it."""
-    from kashgari_mlflow._tracking._prefetch import wait_for_background_imports
+    """Let a background import of matplotlib finish before this thread imports it.
 
-    wait_for_background_imports()
+    Raises:
+        RuntimeError: If it is still importing after
+            :data:`~kashgari_mlflow._tracking._prefetch.WAIT_SECONDS`; importing
+            beside it could hand this thread a half-initialised module.
+    """
+    from kashgari_mlflow._tracking import _prefetch
+
+    if not _prefetch.wait_for_background_imports():
+        raise RuntimeError(
+            f"matplotlib was still being imported in the background after "
+            f"{_prefetch.WAIT_SECONDS:g} s; the charts are skipped."
+        )
 
 
 def _figure(width: float, height: float) -> Any:
@@ -35,10 +45,9 @@ def learning_curves(history: Mapping[str, Sequence[tuple[int, float]]], path: st
     panels = [(title, keys) for title, keys in panels if keys]
     if not panels:
         return False
-    _matplotlib_ready()
-    from matplotlib.ticker import MaxNLocator
-
     figure = _figure(5.0 * len(panels), 3.6)
+    from matplotlib.ticker import MaxNLocator  # after _figure: it waited for the imports
+
     for index, (title, keys) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, len(panels), index)
         for key in keys:

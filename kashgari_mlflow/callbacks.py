@@ -32,7 +32,10 @@ from kashgari_mlflow._tracking._epoch_metrics import batch_metrics, epoch_metric
 from kashgari_mlflow._tracking._fit_end import log_fit_end
 from kashgari_mlflow._tracking._fit_start import start_fit
 from kashgari_mlflow._tracking._fit_state import FitState
-from kashgari_mlflow._tracking._prefetch import import_in_background
+from kashgari_mlflow._tracking._prefetch import (
+    import_in_background,
+    wait_for_background_imports,
+)
 from kashgari_mlflow._tracking._resume import run_to_resume
 from kashgari_mlflow._tracking._retries import quick_retries
 from kashgari_mlflow._tracking._workers import not_the_logging_worker
@@ -281,6 +284,9 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         if fit is None:
             return
         status = "FINISHED"
+        # Whatever runs after fit (the charts, the user's own plots) imports matplotlib
+        # only once the background thread has stopped importing it.
+        wait_for_background_imports()
         try:
             if self._checkpointer is not None:  # the last epoch, when it was not due
                 self._checkpointer.upload_pending()

@@ -1,6 +1,7 @@
 """The end-of-fit imports run in a background thread, once per process."""
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from kashgari_mlflow._tracking import _prefetch
 def fresh_prefetch(monkeypatch):
     monkeypatch.setattr(_prefetch, "_started", False)
     monkeypatch.setattr(_prefetch, "_thread", None)
+    monkeypatch.setattr(_prefetch, "_gave_up", False)
 
 
 def test_modules_are_imported_in_a_daemon_thread_once(fresh_prefetch, tmp_path, monkeypatch):
@@ -60,14 +62,43 @@ def test_waiting_for_the_background_imports_waits_until_they_are_done(
     assert not thread.is_alive() and sys.modules["slow_probe"].DONE
 
 
+def test_a_wait_that_timed_out_is_not_repeated(fresh_prefetch, tmp_path, monkeypatch):
+    (tmp_path / "stuck_probe.py").write_text("import time\ntime.sleep(1.5)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "stuck_probe", raising=False)
+    thread = _prefetch.import_in_background(["stuck_probe"])
+    assert thread is not None
+    assert _prefetch.wait_for_background_imports(timeout=0.1) is False
+    started = time.monotonic()
+    assert _prefetch.wait_for_background_imports(timeout=30) is False
+    assert time.monotonic() - started < 0.5
+    thread.join(timeout=30)
+    assert _prefetch.wait_for_background_imports() is True
+
+
 def test_the_charts_wait_for_the_background_imports(fresh_prefetch, tmp_path, monkeypatch):
     # Importing matplotlib's modules from two threads at once can hand one of them a
     # half-initialised module; the charts must not import while the thread still does.
     from kashgari_mlflow import _plots
 
     waits = []
-    monkeypatch.setattr(_prefetch, "wait_for_background_imports", lambda: waits.append(1))
+    monkeypatch.setattr(_prefetch, "wait_for_background_imports", lambda: waits.append(1) or True)
     history = {"loss": [(0, 1.0), (1, 0.5)], "val_entity_f1": [(0, 0.2), (1, 0.4)]}
     assert _plots.learning_curves(history, str(tmp_path / "curves.png"))
+    assert len(waits) == 1
     assert _plots.f1_by_type({"PER": 0.5, "LOC": 0.7}, str(tmp_path / "bars.png"), "F1")
-    assert len(waits) >= 2 and (tmp_path / "curves.png").stat().st_size > 0
+    assert len(waits) == 2
+    confusion = {"labels": ["LOC", "PER"], "gold_by_predicted": [[3, 1], [0, 2]]}
+    assert _plots.type_confusion_chart(confusion, str(tmp_path / "heat.png"), "types")
+    assert len(waits) == 3
+
+
+def test_charts_are_skipped_with_an_error_when_the_imports_never_finish(
+    fresh_prefetch, tmp_path, monkeypatch
+):
+    from kashgari_mlflow import _plots
+
+    monkeypatch.setattr(_prefetch, "wait_for_background_imports", lambda: False)
+    with pytest.raises(RuntimeError, match="still being imported in the background"):
+        _plots.f1_by_type({"PER": 0.5}, str(tmp_path / "bars.png"), "F1")
+    assert not (tmp_path / "bars.png").exists()

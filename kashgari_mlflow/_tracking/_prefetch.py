@@ -10,7 +10,8 @@ The callback starts it when the first epoch has ended, not before: during the
 first epoch the main thread traces Keras' train function, Python work that
 holds the GIL, and an import beside it made that epoch 1.0-1.4 s slower here.
 
-Whoever needs these modules calls :func:`wait_for_background_imports` first.
+Whoever needs these modules calls :func:`wait_for_background_imports` first
+(the charts, the end of a fit, :func:`kashgari_mlflow.evaluate_model`).
 Two threads importing different modules of one package can each hold the
 import lock of a module the other needs; Python breaks that deadlock by
 handing one of them a module that is still half initialised (``cannot import
@@ -38,17 +39,19 @@ WAIT_SECONDS = 120.0
 _lock = threading.Lock()
 _started = False
 _thread: threading.Thread | None = None
+_gave_up = False  # a wait timed out: later waits do not wait again
 
 
 def import_in_background(modules: Sequence[str] = END_OF_FIT_MODULES) -> threading.Thread | None:
     """Start importing ``modules`` in a daemon thread, once per process.
 
-    Whoever imports one of them meanwhile waits for that module, as with any
-    concurrent import. A module that fails to import is left to fail where it is
-    used (the charts are skipped without matplotlib).
+    Call :func:`wait_for_background_imports` before importing one of them. A
+    module that fails to import is left to fail where it is used (the charts
+    are skipped without matplotlib).
 
     Returns:
-        The thread, or None when an earlier call already started one.
+        The thread, or None when an earlier call already started one (or none
+        could be started).
     """
     global _started, _thread
     with _lock:
@@ -58,20 +61,36 @@ def import_in_background(modules: Sequence[str] = END_OF_FIT_MODULES) -> threadi
         thread = threading.Thread(
             target=_import_all, args=(tuple(modules),), name="kashgari-mlflow-imports", daemon=True
         )
+        try:
+            thread.start()
+        except RuntimeError:  # no thread can be started: the modules are imported when used
+            return None
         _thread = thread
-    thread.start()
     return thread
 
 
-def wait_for_background_imports(timeout: float = WAIT_SECONDS) -> None:
+def wait_for_background_imports(timeout: float = WAIT_SECONDS) -> bool:
     """Wait until the background imports are done, so this thread can import the same modules.
 
     Args:
-        timeout: Seconds to wait at most; afterwards the caller imports anyway.
+        timeout: Seconds to wait at most. After one wait timed out, later calls
+            return at once.
+
+    Returns:
+        Whether nothing is importing in the background any more.
     """
-    thread = _thread
-    if thread is not None and thread is not threading.current_thread():
-        thread.join(timeout)
+    global _gave_up
+    with _lock:
+        thread = _thread
+    if thread is None or thread is threading.current_thread() or not thread.is_alive():
+        return True
+    if _gave_up:
+        return False
+    thread.join(timeout)
+    if thread.is_alive():
+        _gave_up = True
+        return False
+    return True
 
 
 def _import_all(modules: tuple[str, ...]) -> None:
