@@ -64,7 +64,10 @@ def inference_function(tf_model: Any, task: str, segment: bool) -> Any:
         # the argmax is the tag either way.
         return {LABEL_IDS: tf.argmax(scores, axis=-1, output_type=tf.int32)}
 
-    return tf.function(serve, input_signature=[spec])
+    # Without AutoGraph: Keras calls each layer unconverted, as in any graph it
+    # builds itself, and the trace takes half the time (0.23-0.28 s against
+    # 0.47-0.50 s for a BiLSTM-CRF in a fresh process here), with the same ops.
+    return tf.function(serve, input_signature=[spec], autograph=False)
 
 
 @contextmanager
