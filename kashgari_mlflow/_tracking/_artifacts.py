@@ -15,6 +15,7 @@ from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._params import model_params
 from kashgari_mlflow._redaction import Redactor
 from kashgari_mlflow._tracking._runs import TrackedRun
+from kashgari_mlflow._tracking._tables import log_table_rows
 
 
 class MetricHistory:
@@ -191,8 +192,7 @@ def _log_error_analysis(
     paths = ["error_analysis/type_confusion.json"]
     rows = redactor.scrub(error_rows(analysis, x, step), "artifact error_analysis")
     if rows:
-        table = {key: [row[key] for row in rows] for key in rows[0]}
-        client.log_table(run_id, table, "error_analysis/error_sentences.json")
+        log_table_rows(client, run_id, rows, "error_analysis/error_sentences.json")
         paths.append("error_analysis/error_sentences.json")
     page = redactor.scrub(redactor.html(error_page(analysis, x, step)), "artifact error_analysis")
     client.log_text(run_id, page, "error_analysis/errors.html")
