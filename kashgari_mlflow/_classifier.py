@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kashgari_mlflow._gc_pause import collector_paused
 from kashgari_mlflow._pyfunc import (
     DEFAULT_BATCH_SIZE,
+    PredictParams,
     normalize_rows,
     parse_params,
     to_documents,
@@ -120,6 +122,10 @@ class KashgariClassifierPyfunc:
     ) -> list[dict[str, Any]]:
         """Classify each input; see the module docstring for the answer's shape."""
         parsed = parse_params(params)
+        with collector_paused():
+            return self._classify(model_input, parsed)
+
+    def _classify(self, model_input: Any, parsed: PredictParams) -> list[dict[str, Any]]:
         documents = to_documents(normalize_rows(model_input), self.tokenize, self.joiner)
         tokens = [[token.text for token in document.tokens] for document in documents]
         scores = self.classifier.predict_probabilities(tokens, parsed.batch_size)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from kashgari_mlflow._entities import Scheme, extract_spans
+from kashgari_mlflow._gc_pause import collector_paused
 from kashgari_mlflow._tagger import Tagger
 from kashgari_mlflow._tokenizers import Joiner, Token, TokenizeFn, token_joiner
 
@@ -290,13 +291,14 @@ class KashgariNerPyfunc:
     ) -> list[dict[str, Any]]:
         """Tag and extract entities; see the module docstring for input and output shapes."""
         parsed = parse_params(params)
-        documents = to_documents(normalize_rows(model_input), self.tokenize, self.joiner)
-        tokens = [[token.text for token in document.tokens] for document in documents]
-        tags = self.tagger.predict_tags(tokens, parsed.batch_size)
-        return [
-            self._answer(document, doc_tags, parsed.output)
-            for document, doc_tags in zip(documents, tags, strict=True)
-        ]
+        with collector_paused():
+            documents = to_documents(normalize_rows(model_input), self.tokenize, self.joiner)
+            tokens = [[token.text for token in document.tokens] for document in documents]
+            tags = self.tagger.predict_tags(tokens, parsed.batch_size)
+            return [
+                self._answer(document, doc_tags, parsed.output)
+                for document, doc_tags in zip(documents, tags, strict=True)
+            ]
 
     def _answer(self, document: Document, tags: list[str], output: str) -> dict[str, Any]:
         answer: dict[str, Any] = {"text": document.text}

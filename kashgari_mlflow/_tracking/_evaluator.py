@@ -10,6 +10,7 @@ from kashgari_mlflow._discovery import FitContext
 from kashgari_mlflow._entities import Scheme
 from kashgari_mlflow._error_analysis import ErrorAnalysis, analysis_metrics, surface_forms
 from kashgari_mlflow._evaluation import evaluate_classes, report_metrics, tag_and_score
+from kashgari_mlflow._gc_pause import collector_paused
 from kashgari_mlflow._metrics import EntityReport
 from kashgari_mlflow._tagger import Tagger
 
@@ -95,15 +96,16 @@ class Evaluator:
         """Score the model on the data now (a labeling model: also ``last_analysis``)."""
         assert self.data is not None
         x, y = self.data
-        if self.task == "classification":
-            return evaluate_classes(self.kash_model, x, y, batch_size=self.batch_size)
-        if self._tagger is None:
-            # Kept for the whole fit, so the tagger's graph is traced once.
-            self._tagger = Tagger.from_kashgari(self.kash_model)
-        report, self.last_analysis = tag_and_score(
-            self._tagger, x, y, scheme=self.scheme, batch_size=self.batch_size,
-            seen_forms=self.seen_forms,
-        )  # fmt: skip
+        with collector_paused():
+            if self.task == "classification":
+                return evaluate_classes(self.kash_model, x, y, batch_size=self.batch_size)
+            if self._tagger is None:
+                # Kept for the whole fit, so the tagger's graph is traced once.
+                self._tagger = Tagger.from_kashgari(self.kash_model)
+            report, self.last_analysis = tag_and_score(
+                self._tagger, x, y, scheme=self.scheme, batch_size=self.batch_size,
+                seen_forms=self.seen_forms,
+            )  # fmt: skip
         return report
 
     @cached_property
