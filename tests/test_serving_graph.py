@@ -93,6 +93,31 @@ def test_every_activation_keras_resolves_by_name_exports_allowed_ops():
     assert not {name: ops for name, ops in refused.items() if ops}
 
 
+def test_a_layer_of_the_users_own_that_branches_on_a_tensor_traces(trained_model):
+    # Kashgari's and Keras' layers trace without AutoGraph; a layer of the user's
+    # own may need it to turn `if` on a tensor into a graph conditional.
+    import tensorflow as tf
+
+    from kashgari_mlflow._serving_graph import inference_function, needs_autograph
+
+    class SignFlip(tf.keras.layers.Layer):
+        def call(self, inputs):
+            if tf.reduce_sum(inputs) > 0:
+                return inputs
+            return -inputs
+
+    token_ids = tf.keras.Input(shape=(None,), dtype=tf.int32)
+    hidden = SignFlip()(tf.keras.layers.Embedding(10, 4)(token_ids))
+    pooled = tf.keras.layers.GlobalAveragePooling1D()(hidden)
+    network = tf.keras.Model(token_ids, tf.keras.layers.Dense(3, activation="softmax")(pooled))
+    ids = tf.constant([[1, 2, 3], [4, 5, 0]], tf.int32)
+
+    served = inference_function(network, "classification", segment=False)(ids)
+    np.testing.assert_allclose(served["probabilities"], network(ids), rtol=1e-6)
+    assert needs_autograph(network)
+    assert not needs_autograph(trained_model.tf_model)
+
+
 @pytest.mark.parametrize(
     ("task", "model_class", "changes", "their_ops"),
     [
