@@ -1,20 +1,22 @@
 """Log rows as an MLflow table, as ``MlflowClient.log_table`` does, without its listing.
 
 MLflow's ``log_table`` lists the artifact folder to find an earlier table to
-append to. Under MLflow 3 that listing also searches the experiment's logged
-models by name (``RunsArtifactRepository.list_artifacts``): 0.7 s of the end of
-a fit in a new process here, more than the rest of the error analysis. The run's
-``mlflow.loggedArtifacts`` tag, which ``log_table`` sets after writing a table,
-says the same thing in the one ``get_run`` the tag update needs anyway.
+append to, and under MLflow 3 listing or downloading through the run
+(``RunsArtifactRepository``) also searches the experiment's logged models by
+name. The run's ``mlflow.loggedArtifacts`` tag, which ``log_table`` sets after
+writing a table, says whether there is one; an earlier table is read from the
+run's own artifact location.
 
-The file is what ``log_table`` writes (pandas' ``orient="split"`` JSON without
-an index), so ``mlflow.load_table``, ``MlflowClient.load_table`` and the MLflow
-UI read it, and a later ``log_table`` appends to it.
+The file is in the format ``log_table`` writes (pandas' ``orient="split"`` JSON
+without an index), so ``mlflow.load_table``, ``MlflowClient.load_table``, the
+MLflow UI and a later ``log_table`` read and extend it. A table file that the
+tag does not list is replaced, not appended to.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import posixpath
 import tempfile
@@ -31,7 +33,7 @@ def log_table_rows(
     """Write ``rows`` to the run's table ``artifact_file``, after the rows it already has.
 
     Columns are matched by name; a column one side lacks is empty (``null``) on
-    that side, as pandas' ``concat`` leaves it.
+    that side, as pandas' ``concat`` leaves it, and so is a NaN or infinite float.
 
     Args:
         client: An ``MlflowClient``.
@@ -39,14 +41,18 @@ def log_table_rows(
         rows: Dicts of JSON-serialisable values, one per table row.
         artifact_file: The table's path in the run's artifacts, ending ``.json``.
     """
-    tags = client.get_run(run_id).data.tags
-    listed = json.loads(tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
+    from mlflow.artifacts import download_artifacts
+
+    run = client.get_run(run_id)
     entry = {"path": artifact_file, "type": "table"}
     columns: list[str] = []
     data: list[list[Any]] = []
     with tempfile.TemporaryDirectory() as folder:
-        if entry in listed:
-            earlier = client.download_artifacts(run_id, artifact_file, folder)
+        if entry in _listed_tables(run):
+            earlier = download_artifacts(
+                artifact_uri=f"{run.info.artifact_uri.rstrip('/')}/{artifact_file}",
+                dst_path=folder,
+            )
             with open(earlier, encoding="utf-8") as file:
                 table = json.load(file)
             columns, data = list(table["columns"]), [list(row) for row in table["data"]]
@@ -54,10 +60,16 @@ def log_table_rows(
         local = os.path.join(folder, "new", posixpath.basename(artifact_file))
         os.makedirs(os.path.dirname(local))
         with open(local, "w", encoding="utf-8") as file:
-            json.dump({"columns": columns, "data": data}, file)
+            json.dump({"columns": columns, "data": data}, file, allow_nan=False)
         client.log_artifact(run_id, local, posixpath.dirname(artifact_file) or None)
+    listed = _listed_tables(client.get_run(run_id))  # as it is now, not before the upload
     if entry not in listed:
         client.set_tag(run_id, LOGGED_ARTIFACTS_TAG, json.dumps([*listed, entry]))
+
+
+def _listed_tables(run: Any) -> list[Any]:
+    listed: list[Any] = json.loads(run.data.tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
+    return listed
 
 
 def _appended(
@@ -66,5 +78,12 @@ def _appended(
     """The table ``columns``/``data`` with ``rows`` after it (columns merged by name)."""
     new_columns = [key for row in rows for key in row]
     merged = list(dict.fromkeys([*columns, *new_columns]))
-    widened = [row + [None] * (len(merged) - len(columns)) for row in data]
-    return merged, widened + [[row.get(key) for key in merged] for row in rows]
+    widened = [[*map(_cell, row), *[None] * (len(merged) - len(columns))] for row in data]
+    return merged, widened + [[_cell(row.get(key)) for key in merged] for row in rows]
+
+
+def _cell(value: Any) -> Any:
+    """``value`` as pandas writes it: a NaN or infinite float becomes ``null``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
