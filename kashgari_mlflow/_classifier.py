@@ -122,11 +122,12 @@ class KashgariClassifierPyfunc:
     ) -> list[dict[str, Any]]:
         """Classify each input; see the module docstring for the answer's shape."""
         parsed = parse_params(params)
-        with collector_paused():
-            return self._classify(model_input, parsed)
+        rows = normalize_rows(model_input)
+        with collector_paused(len(rows)):
+            return self._classify(rows, parsed)
 
-    def _classify(self, model_input: Any, parsed: PredictParams) -> list[dict[str, Any]]:
-        documents = to_documents(normalize_rows(model_input), self.tokenize, self.joiner)
+    def _classify(self, rows: list[Any], parsed: PredictParams) -> list[dict[str, Any]]:
+        documents = to_documents(rows, self.tokenize, self.joiner)
         tokens = [[token.text for token in document.tokens] for document in documents]
         scores = self.classifier.predict_probabilities(tokens, parsed.batch_size)
         labels = self.classifier.labels

@@ -291,8 +291,9 @@ class KashgariNerPyfunc:
     ) -> list[dict[str, Any]]:
         """Tag and extract entities; see the module docstring for input and output shapes."""
         parsed = parse_params(params)
-        with collector_paused():
-            documents = to_documents(normalize_rows(model_input), self.tokenize, self.joiner)
+        rows = normalize_rows(model_input)
+        with collector_paused(len(rows)):
+            documents = to_documents(rows, self.tokenize, self.joiner)
             tokens = [[token.text for token in document.tokens] for document in documents]
             tags = self.tagger.predict_tags(tokens, parsed.batch_size)
             return [

@@ -6,6 +6,7 @@ import threading
 import numpy as np
 import pytest
 
+from kashgari_mlflow import _gc_pause
 from kashgari_mlflow._classifier import KashgariClassifierPyfunc
 from kashgari_mlflow._pyfunc import KashgariNerPyfunc
 from kashgari_mlflow._tokenizers import whitespace_tokenize
@@ -75,23 +76,59 @@ def test_a_collector_the_application_turned_off_stays_off(collector_on):
         assert not gc.isenabled()
 
 
-def test_overlapping_predicts_in_threads_leave_the_collector_on(collector_on):
-    entered, release = threading.Barrier(2), threading.Event()
+def test_a_call_over_more_sentences_runs_with_the_collector(collector_on, monkeypatch):
+    monkeypatch.setattr(_gc_pause, "MAX_PAUSED_SENTENCES", 2)
+    for pyfunc, inner in pyfuncs():
+        pyfunc.predict(["one", "two"])
+        pyfunc.predict(["one", "two", "three"])
+        assert inner.collector_on == [False, True]
 
-    class SlowTagger(RecordingTagger):
-        def predict_tags(self, sentences, batch_size=64):
-            entered.wait(timeout=10)
-            release.wait(timeout=10)
-            return super().predict_tags(sentences, batch_size)
 
-    pyfunc = KashgariNerPyfunc(SlowTagger(), whitespace_tokenize, "whitespace", "default")
-    threads = [threading.Thread(target=pyfunc.predict, args=(["Ann"],)) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    release.set()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert not any(thread.is_alive() for thread in threads)
+class GatedTagger(RecordingTagger):
+    """Each call waits at its own gate, so a test decides in which order calls return."""
+
+    def __init__(self):
+        super().__init__()
+        self.inside, self.gates = [], {}
+
+    def predict_tags(self, sentences, batch_size=64):
+        name = sentences[0][0]
+        self.inside.append(name)
+        assert self.gates[name].wait(timeout=10), f"{name} was never let out"
+        return super().predict_tags(sentences, batch_size)
+
+
+@pytest.mark.parametrize("first_out", ["first", "second"])
+def test_overlapping_calls_give_the_collector_back_once_the_pausing_call_returns(
+    collector_on, first_out
+):
+    tagger = GatedTagger()
+    pyfunc = KashgariNerPyfunc(tagger, whitespace_tokenize, "whitespace", "default")
+    tagger.gates = {"first": threading.Event(), "second": threading.Event()}
+    threads = {
+        name: threading.Thread(target=pyfunc.predict, args=([name],)) for name in tagger.gates
+    }
+
+    def wait_until(condition):
+        for _ in range(1000):
+            if condition():
+                return
+            threading.Event().wait(0.01)
+        raise AssertionError("timed out")
+
+    threads["first"].start()
+    wait_until(lambda: tagger.inside == ["first"])
+    threads["second"].start()
+    wait_until(lambda: tagger.inside == ["first", "second"])
+    assert not gc.isenabled()
+    second_out = "second" if first_out == "first" else "first"
+    tagger.gates[first_out].set()
+    threads[first_out].join(timeout=10)
+    # Switched back on only when the call that switched it off ("first") returns.
+    assert gc.isenabled() == (first_out == "first")
+    tagger.gates[second_out].set()
+    threads[second_out].join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads.values())
     assert gc.isenabled()
 
 

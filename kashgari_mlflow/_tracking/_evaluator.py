@@ -96,7 +96,7 @@ class Evaluator:
         """Score the model on the data now (a labeling model: also ``last_analysis``)."""
         assert self.data is not None
         x, y = self.data
-        with collector_paused():
+        with collector_paused(len(x)):
             if self.task == "classification":
                 return evaluate_classes(self.kash_model, x, y, batch_size=self.batch_size)
             if self._tagger is None:
