@@ -33,6 +33,7 @@ def _no_constant(name):
 
 def _raw(client, run_id, tmp_path):
     """The table file as a browser reads it: strict JSON, every row as wide as the columns."""
+    tmp_path.mkdir(parents=True, exist_ok=True)  # MLflow 2 does not make it
     path = client.download_artifacts(run_id, TABLE, str(tmp_path))
     with open(path, encoding="utf-8") as file:
         table = json.loads(file.read(), parse_constant=_no_constant)
