@@ -14,7 +14,7 @@ receiving them during the call.
 
 The pause is process-wide, as the collector is: while it lasts, reference
 cycles made by any thread wait (other garbage is freed at once, as always). It
-is bounded: only calls over at most :data:`MAX_PAUSED_SENTENCES` sentences
+is bounded: only calls of at most :data:`MAX_PAUSED_SENTENCES` sentences
 pause, as a full collection is a small share of a longer call. The collector is
 switched back on only by the call that switched it off, so a collector the
 application disabled before the call stays disabled; of calls overlapping in
