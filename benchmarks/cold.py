@@ -16,6 +16,8 @@ validation) and exits:
   importing it, opening the SQLite store, the run);
 - ``callback``: the fit with ``MlflowCallback()`` (everything on);
 - ``callback-eval-off``: ``MlflowCallback(eval_every_n_epochs=0)``;
+- ``callback-no-prefetch``: ``MlflowCallback()`` without the background import of
+  matplotlib during the epochs (does that thread pay on this machine?);
 - ``autolog``: ``mlflow.tensorflow.autolog()``, then the fit.
 
 Every variant runs with tf.data's autotuning of Keras' generator input turned
@@ -36,7 +38,9 @@ Within each pair every variant runs once, in an order rotated every pair. The
 whole-process wall time is taken from the parent (start to exit), the peak
 resident memory (VmHWM) and the time inside ``fit`` from the child; the
 seconds the child barely ran and the machine's counters around it
-(:func:`stalled_seconds`, :func:`machine_counters`) from the parent. Ratios to
+(:func:`stalled_seconds`, :func:`machine_counters`) from the parent. The callback variants also time the callback's own hooks
+(``hooks_s``: seconds inside ``on_train_begin``, each ``on_epoch_end`` and
+``on_train_end``, wall and the process's CPU). Ratios to
 ``bare`` are taken within each pair; their median is the figure. From two
 epoch counts the fixed cost per process and the cost per epoch are separated
 (a line through the two medians). Raw results go to ``docs/benchmarks/cold.json``
@@ -68,7 +72,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from raw_results import write_raw_results  # noqa: E402 - after the sys.path line
 
-VARIANTS = ("bare", "bare-noop", "manual", "callback", "callback-eval-off", "autolog")
+VARIANTS = (
+    "bare",
+    "bare-noop",
+    "manual",
+    "callback",
+    "callback-eval-off",
+    "callback-no-prefetch",
+    "autolog",
+)
 SEQUENCE_LENGTH = 40
 BATCH_SIZE = 64
 
@@ -133,8 +145,14 @@ def child(variant: str, epochs: int, train_sentences: int | None, autotune: bool
     elif variant.startswith("callback"):
         from kashgari_mlflow import MlflowCallback
 
+        if variant == "callback-no-prefetch":
+            import kashgari_mlflow.callbacks
+
+            kashgari_mlflow.callbacks.import_in_background = lambda *args, **kwargs: None  # type: ignore[attr-defined]
         off = variant == "callback-eval-off"
-        callbacks.append(MlflowCallback(eval_every_n_epochs=0) if off else MlflowCallback())
+        callback = MlflowCallback(eval_every_n_epochs=0) if off else MlflowCallback()
+        hooks = time_hooks(callback)
+        callbacks.append(callback)
     model = BiLSTM_CRF_Model(sequence_length=SEQUENCE_LENGTH)
     started = time.perf_counter()
     history = model.fit(
@@ -151,8 +169,28 @@ def child(variant: str, epochs: int, train_sentences: int | None, autotune: bool
     print("RESULT " + json.dumps({
         "fit_s": fit_s, "until_exit_s": time.perf_counter() - started,
         "peak_rss_mib": vm_hwm_kb(os.getpid()) / 1024,
+        **({"hooks_s": hooks} if variant.startswith("callback") else {}),
     }), flush=True)  # fmt: skip
     return 0
+
+
+def time_hooks(callback: Any) -> dict[str, list[list[float]]]:
+    """Wrap the callback's hooks; ``{hook: [[wall_s, cpu_s], ...]}`` fills as they run."""
+    spent: dict[str, list[list[float]]] = {}
+    for name in ("on_train_begin", "on_epoch_end", "on_train_end"):
+        hook = getattr(callback, name)
+
+        def timed(*args: Any, _hook: Any = hook, _name: str = name, **kwargs: Any) -> Any:
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return _hook(*args, **kwargs)
+            finally:
+                spent.setdefault(_name, []).append(
+                    [time.perf_counter() - wall, time.process_time() - cpu]
+                )
+
+        setattr(callback, name, timed)
+    return spent
 
 
 def log_by_hand(history: dict[str, list[float]], epochs: int) -> None:
@@ -326,8 +364,8 @@ def run_pairs(
                 for variant in rotated(variants, pair):
                     result = run_child(variant, epochs, train_sentences, store, autotune)
                     runs.append({"pair": pair, "epochs": epochs, "variant": variant, **result})
-                    log(f"  pair {pair} {epochs:3d} epochs {variant:18s} " + ", ".join(
-                        f"{k} {v:.1f}" for k, v in result.items()))  # fmt: skip
+                    log(f"  pair {pair} {epochs:3d} epochs {variant:20s} " + ", ".join(
+                        f"{k} {v:.1f}" for k, v in result.items() if k != "hooks_s"))  # fmt: skip
     return runs
 
 
@@ -367,6 +405,7 @@ def table(
                 f"({shown}) | {medians(runs, epochs, variant, 'fit_s'):.1f} | {rss:.0f} "
                 f"| {rss - base_rss:+.0f} |"
             )
+    lines += hook_table(runs, epoch_counts, variants, baseline)
     if len(epoch_counts) >= 2:
         low, high = min(epoch_counts), max(epoch_counts)
         lines += [
@@ -383,6 +422,40 @@ def table(
             }
             per_epoch = (extra[high] - extra[low]) / (high - low)
             lines.append(f"| {variant} | {extra[low] - per_epoch * low:+.1f} | {per_epoch:+.2f} |")
+    return lines
+
+
+def hook_table(
+    runs: list[dict[str, Any]], epoch_counts: list[int], variants: list[str], baseline: str
+) -> list[str]:
+    """Medians of the callback's hook times, wall / CPU of the process, and the CPU over bare."""
+    lines = [
+        "",
+        "| epochs | variant | on_train_begin (s) | first on_epoch_end (s) "
+        "| later on_epoch_end, each (s) | on_train_end (s) | process CPU - bare (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def hook(timed: list[dict[str, Any]], name: str, pick: slice) -> str:
+        calls = [call for run in timed for call in run["hooks_s"].get(name, [])[pick]]
+        if not calls:
+            return "-"
+        wall = statistics.median(call[0] for call in calls)
+        return f"{wall:.2f} / {statistics.median(call[1] for call in calls):.2f}"
+
+    for epochs in epoch_counts:
+        base_cpu = medians(runs, epochs, baseline, "cpu_s")
+        for variant in variants:
+            timed = [r for r in runs if r["epochs"] == epochs and r["variant"] == variant]
+            if not timed or "hooks_s" not in timed[0]:
+                continue
+            lines.append(
+                f"| {epochs} | {variant} | {hook(timed, 'on_train_begin', slice(None))} "
+                f"| {hook(timed, 'on_epoch_end', slice(0, 1))} "
+                f"| {hook(timed, 'on_epoch_end', slice(1, None))} "
+                f"| {hook(timed, 'on_train_end', slice(None))} "
+                f"| {medians(runs, epochs, variant, 'cpu_s') - base_cpu:+.1f} |"
+            )
     return lines
 
 
