@@ -246,6 +246,16 @@ class MlflowCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
         if self._fit is not None:
             self._fit.steps.start_epoch(epoch)
 
+    def _implements_train_batch_hooks(self) -> bool:
+        """Only ``log_every_n_steps`` needs the batch hooks.
+
+        Keras calls batch hooks only when a callback asks for them, and then turns
+        every batch's logs into numbers first, which waits for the batch to finish
+        before the next one is started: a per-batch wait that a fit without batch
+        hooks does not have.
+        """
+        return self.log_every_n_steps is not None
+
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         """With ``log_every_n_steps``, queue the running batch metrics (sent at epoch end)."""
         if self._fit is not None:

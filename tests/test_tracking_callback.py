@@ -120,3 +120,14 @@ def test_an_aborted_fit_leaves_its_own_run_failed(store: Any) -> None:
     callback.on_epoch_end(0, {"loss": 1.0})
     callback.abort("KILLED")  # what autolog does when fit raises
     assert store.get_run(str(callback.active_run_id)).info.status == "KILLED"
+
+
+@pytest.mark.parametrize("log_every_n_steps", [None, 2])
+def test_keras_calls_batch_hooks_only_for_batch_metrics(log_every_n_steps: int | None) -> None:
+    # With batch hooks Keras turns each batch's logs into numbers, a wait per batch.
+    import tensorflow as tf
+
+    callbacks = tf.keras.callbacks.CallbackList(
+        [MlflowCallback(log_every_n_steps=log_every_n_steps)]
+    )
+    assert callbacks._should_call_train_batch_hooks is (log_every_n_steps is not None)
