@@ -1,13 +1,12 @@
 """Import what the end of a fit needs while its epochs run.
 
 The charts logged at the end of a fit import matplotlib: in a new process,
-where users train, that import takes 0.2 s or more of the time between the
+where users train, that import takes about 0.2-0.6 s of the time between the
 last epoch and ``fit`` returning (``benchmarks/cold.py``, variant
 ``callback-no-prefetch``). Training steps run in TensorFlow's kernels, which
 release the GIL, so a thread can import these modules during the epochs and
-the end of the fit finds them imported. Where the training keeps every core
-busy (2 cores in docs/benchmarks.md), the thread's CPU is taken from the
-training and the whole process is no faster; with idle cores it is.
+the end of the fit finds them imported. On 2 cores the whole process was not
+shown to gain (docs/benchmarks.md): the thread's CPU competes with the training.
 
 The callback starts it when the first epoch has ended, not before: during the
 first epoch the main thread traces Keras' train function, Python work that
