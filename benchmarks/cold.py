@@ -38,9 +38,10 @@ Within each pair every variant runs once, in an order rotated every pair. The
 whole-process wall time is taken from the parent (start to exit), the peak
 resident memory (VmHWM) and the time inside ``fit`` from the child; the
 seconds the child barely ran and the machine's counters around it
-(:func:`stalled_seconds`, :func:`machine_counters`) from the parent. The callback variants also time the callback's own hooks
-(``hooks_s``: seconds inside ``on_train_begin``, each ``on_epoch_end`` and
-``on_train_end``, wall and the process's CPU). Ratios to
+(:func:`stalled_seconds`, :func:`machine_counters`) from the parent. The
+callback variants also time the callback's own hooks (``hooks_s``: seconds
+inside ``on_train_begin``, each ``on_epoch_end`` and ``on_train_end``, wall and
+the process's CPU). Ratios to
 ``bare`` are taken within each pair; their median is the figure. From two
 epoch counts the fixed cost per process and the cost per epoch are separated
 (a line through the two medians). Raw results go to ``docs/benchmarks/cold.json``
@@ -134,6 +135,7 @@ def child(variant: str, epochs: int, train_sentences: int | None, autotune: bool
 
     train_x, train_y, dev_x, dev_y, _ = load_data(train_sentences)
     callbacks: list[Any] = []
+    hooks: dict[str, list[list[float]]] | None = None
     if variant == "bare-noop":
         import tensorflow as tf
 
@@ -169,7 +171,7 @@ def child(variant: str, epochs: int, train_sentences: int | None, autotune: bool
     print("RESULT " + json.dumps({
         "fit_s": fit_s, "until_exit_s": time.perf_counter() - started,
         "peak_rss_mib": vm_hwm_kb(os.getpid()) / 1024,
-        **({"hooks_s": hooks} if variant.startswith("callback") else {}),
+        **({"hooks_s": hooks} if hooks is not None else {}),
     }), flush=True)  # fmt: skip
     return 0
 
@@ -429,12 +431,7 @@ def hook_table(
     runs: list[dict[str, Any]], epoch_counts: list[int], variants: list[str], baseline: str
 ) -> list[str]:
     """Medians of the callback's hook times, wall / CPU of the process, and the CPU over bare."""
-    lines = [
-        "",
-        "| epochs | variant | on_train_begin (s, wall / process CPU) | first on_epoch_end "
-        "| later on_epoch_end, each | on_train_end | process CPU - bare (s) |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    rows: list[str] = []
 
     def hook(timed: list[dict[str, Any]], name: str, pick: slice) -> str:
         calls = [call for run in timed for call in run.get("hooks_s", {}).get(name, [])[pick]]
@@ -449,14 +446,22 @@ def hook_table(
             timed = [r for r in runs if r["epochs"] == epochs and r["variant"] == variant]
             if not any("hooks_s" in run for run in timed):
                 continue
-            lines.append(
+            rows.append(
                 f"| {epochs} | {variant} | {hook(timed, 'on_train_begin', slice(None))} "
                 f"| {hook(timed, 'on_epoch_end', slice(0, 1))} "
                 f"| {hook(timed, 'on_epoch_end', slice(1, None))} "
                 f"| {hook(timed, 'on_train_end', slice(None))} "
                 f"| {medians(runs, epochs, variant, 'cpu_s') - base_cpu:+.1f} |"
             )
-    return lines if len(lines) > 3 else []
+    if not rows:
+        return []
+    return [
+        "",
+        "| epochs | variant | on_train_begin (s, wall / process CPU) | first on_epoch_end "
+        "| later on_epoch_end, each | on_train_end | process CPU - bare (s) |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+    ]
 
 
 def main() -> int:
