@@ -41,7 +41,12 @@ seconds the child barely ran and the machine's counters around it
 (:func:`stalled_seconds`, :func:`machine_counters`) from the parent. The
 callback variants also time the callback's own hooks (``hooks_s``: seconds
 inside ``on_train_begin``, each ``on_epoch_end`` and ``on_train_end``, wall and
-the process's CPU). Ratios to
+the process's CPU). Every child also records the seconds from its start to
+``fit`` (``before_fit_s``) and each full collection of Python's garbage
+collector during ``fit`` (``full_gc_in_fit``: seconds, objects collected). The
+wall time less ``before_fit_s`` and ``until_exit_s`` (from ``fit`` to the
+child's last line) is the process's exit, plus the interpreter's own start.
+Ratios to
 ``bare`` are taken within each pair; their median is the figure. From two
 epoch counts the fixed cost per process and the cost per epoch are separated
 (a line through the two medians). Raw results go to ``docs/benchmarks/cold.json``
@@ -52,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import resource
@@ -72,6 +78,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "examples"), str(Path(__file__).resolve().
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from raw_results import write_raw_results  # noqa: E402 - after the sys.path line
+
+#: When this process started running this file (a child: before its imports).
+PROCESS_STARTED = time.perf_counter()
 
 VARIANTS = (
     "bare",
@@ -156,12 +165,16 @@ def child(variant: str, epochs: int, train_sentences: int | None, autotune: bool
         hooks = time_hooks(callback)
         callbacks.append(callback)
     model = BiLSTM_CRF_Model(sequence_length=SEQUENCE_LENGTH)
+    full_collections: list[list[float]] = []
+    watch = full_collection_timer(full_collections)
+    gc.callbacks.append(watch)
     started = time.perf_counter()
     history = model.fit(
         train_x, train_y, dev_x, dev_y, batch_size=BATCH_SIZE, epochs=epochs,
         callbacks=callbacks, fit_kwargs={"verbose": 0},
     )  # fmt: skip
     fit_s = time.perf_counter() - started
+    gc.callbacks.remove(watch)
     if variant.startswith("bare") or variant == "manual":
         model.save("saved-model")
     if variant == "manual":
@@ -170,10 +183,26 @@ def child(variant: str, epochs: int, train_sentences: int | None, autotune: bool
 
     print("RESULT " + json.dumps({
         "fit_s": fit_s, "until_exit_s": time.perf_counter() - started,
+        "before_fit_s": started - PROCESS_STARTED, "full_gc_in_fit": full_collections,
         "peak_rss_mib": vm_hwm_kb(os.getpid()) / 1024,
         **({"hooks_s": hooks} if hooks is not None else {}),
     }), flush=True)  # fmt: skip
     return 0
+
+
+def full_collection_timer(into: list[list[float]]) -> Callable[[str, dict[str, int]], None]:
+    """A ``gc.callbacks`` entry: appends ``[seconds, objects collected]`` per full collection."""
+    began: list[float] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            began[:] = [time.perf_counter()]
+        elif began:
+            into.append([time.perf_counter() - began[0], info["collected"]])
+
+    return watch
 
 
 def time_hooks(callback: Any) -> dict[str, list[list[float]]]:
@@ -367,7 +396,7 @@ def run_pairs(
                     result = run_child(variant, epochs, train_sentences, store, autotune)
                     runs.append({"pair": pair, "epochs": epochs, "variant": variant, **result})
                     log(f"  pair {pair} {epochs:3d} epochs {variant:20s} " + ", ".join(
-                        f"{k} {v:.1f}" for k, v in result.items() if k != "hooks_s"))  # fmt: skip
+                        f"{k} {v:.1f}" for k, v in result.items() if isinstance(v, float)))  # fmt: skip
     return runs
 
 
@@ -408,6 +437,7 @@ def table(
                 f"| {rss - base_rss:+.0f} |"
             )
     lines += hook_table(runs, epoch_counts, variants, baseline)
+    lines += outside_fit_table(runs, epoch_counts, variants)
     if len(epoch_counts) >= 2:
         low, high = min(epoch_counts), max(epoch_counts)
         lines += [
@@ -460,6 +490,39 @@ def hook_table(
         "| epochs | variant | on_train_begin (s, wall / process CPU) | first on_epoch_end "
         "| later on_epoch_end, each | on_train_end | process CPU - bare (s) |",
         "|---|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
+def outside_fit_table(
+    runs: list[dict[str, Any]], epoch_counts: list[int], variants: list[str]
+) -> list[str]:
+    """Medians of the time before ``fit``, after the child's last line, and full collections."""
+    rows: list[str] = []
+    for epochs in epoch_counts:
+        for variant in variants:
+            timed = [
+                r for r in runs
+                if r["epochs"] == epochs and r["variant"] == variant and "before_fit_s" in r
+            ]  # fmt: skip
+            if not timed:
+                continue
+            before = statistics.median(r["before_fit_s"] for r in timed)
+            after = statistics.median(
+                r["wall_s"] - r["before_fit_s"] - r["until_exit_s"] for r in timed
+            )
+            count = statistics.median(len(r["full_gc_in_fit"]) for r in timed)
+            spent = statistics.median(sum(c[0] for c in r["full_gc_in_fit"]) for r in timed)
+            rows.append(
+                f"| {epochs} | {variant} | {before:.2f} | {after:.2f} | {count:g} / {spent:.2f} |"
+            )
+    if not rows:
+        return []
+    return [
+        "",
+        "| epochs | variant | before fit (s) | after the last line, until exit (s) "
+        "| full GC collections in fit (count / s) |",
+        "|---|---|---|---|---|",
         *rows,
     ]
 
