@@ -142,6 +142,26 @@ def _no_run_left_watched() -> Iterator[None]:
             guard.forget(run)
 
 
+@pytest.fixture(autouse=True)
+def _tracking_uri_restored() -> Iterator[None]:
+    """Give the next test the tracking URI this one started with.
+
+    ``mlflow.set_tracking_uri`` also sets ``MLFLOW_TRACKING_URI`` for child
+    processes, and a fixture that restores ``mlflow.get_tracking_uri()`` leaves it
+    set to the resolved default (an absolute path in the tests' directory): a later
+    test's script that logs to "the default store" would log there instead.
+    """
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if os.environ.get("MLFLOW_TRACKING_URI") != before:
+        mlflow = sys.modules.get("mlflow")
+        if mlflow is not None:
+            mlflow.set_tracking_uri(before)  # None unsets the variable too
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        if before is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = before
+
+
 @pytest.fixture(scope="session")
 def demo_data() -> tuple[list[list[str]], list[list[str]], list[list[str]], list[list[str]]]:
     corpus = _load_example_module("demo_corpus")

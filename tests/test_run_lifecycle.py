@@ -1,5 +1,6 @@
 """Run status when training fails, and autolog."""
 
+import os
 import subprocess
 import sys
 
@@ -132,8 +133,14 @@ def test_uncaught_exception_in_a_script_marks_the_run_failed(tmp_path):
         "BiGRU_Model().fit(x, y, dx, dy, epochs=2, callbacks=[MlflowCallback(), Boom()],\n"
         "                  fit_kwargs={'verbose': 0})\n"
     )
+    nothing_configured = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=nothing_configured,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 1
     assert "RuntimeError: boom" in result.stderr
